@@ -1,0 +1,122 @@
+"""The ``cartwatch`` command: serve, database migrations, demo data, accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from api.extensions import db, utcnow
+from models import migrate
+
+
+@click.group("db")
+def db_group() -> None:
+    """Manage the database schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Bring the database schema up to REVISION (default: the newest)."""
+    migrate.upgrade(db.engine, revision)
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Take the database schema down to REVISION."""
+    migrate.downgrade(db.engine, revision)
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+@with_appcontext
+def db_revision(message: str) -> None:
+    """Write a new migration from the models (autogenerate)."""
+    migrate.revision(db.engine, message)
+
+
+@db_group.command("check")
+@with_appcontext
+def db_check() -> None:
+    """Fail if the models have changes that no migration covers."""
+    migrate.check(db.engine)
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Load demo data (a team, a clinician, a patient, a caregiver) and print the logins."""
+    _load_demo()
+
+
+def _load_demo() -> None:
+    from api.demo import describe_logins, load_demo_data
+
+    created = load_demo_data(db.session, utcnow())
+    db.session.commit()
+    click.echo("Demo data loaded." if created else "Demo data already present.")
+    click.echo(describe_logins())
+
+
+@click.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", default="Administrator")
+@click.password_option()
+@with_appcontext
+def create_admin(email: str, display_name: str, password: str) -> None:
+    """Create the first admin account."""
+    from models.users import Role, create_user
+
+    create_user(db.session, email=email, password=password, role=Role.ADMIN,
+                display_name=display_name, now=utcnow())
+    db.session.commit()
+    click.echo(f"Admin {email} created.")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--workers", default=1, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+@click.option("--demo", is_flag=True, help="Load demo data if missing and print the logins.")
+@with_appcontext
+def serve(host: str, port: int, workers: int, threads: int, demo: bool) -> None:
+    """Migrate the database, then serve the API with gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    migrate.upgrade(db.engine)
+    if demo:
+        _load_demo()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", None)
+
+        def load(self) -> Flask:
+            return app
+
+    click.echo(f"cartwatch on http://{host}:{port}/api/v1/docs")
+    Server().run()
+
+
+def register_commands(app: Flask) -> None:
+    """Add cartwatch's commands to ``flask`` and ``cartwatch``."""
+    for command in (db_group, demo_command, create_admin, serve):
+        app.cli.add_command(command)
+
+
+def main(*args: Any) -> None:
+    """Entry point of the ``cartwatch`` console script."""
+    from api import create_app
+
+    FlaskGroup(create_app=create_app, add_default_commands=True)(*args)

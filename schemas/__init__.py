@@ -1,0 +1,1 @@
+"""marshmallow schemas: request validation and response shape. No database, no current user."""
