@@ -55,11 +55,13 @@ class Api(flask_smorest.Api):
     """flask-smorest's Api, keeping the headers werkzeug puts on its exceptions (Allow on 405)."""
 
     def handle_http_exception(self, error: HTTPException) -> Any:
-        response = super().handle_http_exception(error)
+        payload, code, headers = super().handle_http_exception(error)
+        payload.setdefault("message", error.description)
+        merged = dict(headers or {})
         for name, value in error.get_headers():
             if name.lower() != "content-type":
-                response.headers[name] = value
-        return response
+                merged[name] = value
+        return payload, code, merged
 
 
 def _status_of(error: DomainError) -> int:

@@ -77,7 +77,7 @@ class PatientById(MethodView):
         return patient
 
     @patient_action(Action.ENROLMENT, "patient.update")
-    @blp.arguments(PatientUpdateSchema)
+    @blp.arguments(PatientUpdateSchema(partial=True))
     @blp.response(200, PatientSchema)
     def patch(self, data: dict[str, Any], patient_id: int) -> Patient:
         """Change a patient's enrolment (care team only)."""

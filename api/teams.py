@@ -38,9 +38,8 @@ def _team_for(user: User, team_id: int) -> CareTeam:
 
 
 def _with_members(team: CareTeam) -> dict[str, Any]:
-    result = TeamSchema().dump(team)
-    result["members"] = teams.team_members(db.session, team.team_id)
-    return result
+    columns = {column.key: getattr(team, column.key) for column in CareTeam.__table__.columns}
+    return columns | {"members": teams.team_members(db.session, team.team_id)}
 
 
 @blp.route("")
@@ -72,7 +71,7 @@ class TeamById(MethodView):
         return _with_members(_team_for(current_user(), team_id))
 
     @roles_required(Role.ADMIN, Role.CLINICIAN)
-    @blp.arguments(TeamUpdateSchema)
+    @blp.arguments(TeamUpdateSchema(partial=True))
     @blp.response(200, TeamSchema)
     def patch(self, data: dict[str, Any], team_id: int) -> CareTeam:
         """Change a team's name, 24/7 number or on-call contact (admins and members)."""

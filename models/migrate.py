@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
+
+# Tables owned by libraries (APScheduler's job store) are not ours to create or drop.
+FOREIGN_TABLES = {"apscheduler_jobs"}
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Tell Alembic which database objects belong to cartwatch's models."""
+    return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -64,10 +64,9 @@ class PatientSchema(Schema):
 
 
 class PatientUpdateSchema(PatientSchema):
-    """Changes to an enrolment; every field optional. The team cannot change here."""
+    """Changes to an enrolment, used with partial=True. The team cannot change here."""
 
     class Meta:
-        partial = True
         exclude = ("team_id",)
 
     status = fields.String(validate=validate.OneOf([s.value for s in PatientStatus]))

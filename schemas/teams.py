@@ -20,8 +20,7 @@ class TeamSchema(Schema):
 
 
 class TeamUpdateSchema(TeamSchema):
-    class Meta:
-        partial = True
+    """Changes to a team; used with partial=True."""
 
 
 class TeamMemberCreateSchema(Schema):

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
 
 import models
 from models.db import make_engine
-
-# Tables owned by libraries (APScheduler's job store) are not ours to create or drop.
-FOREIGN_TABLES = {"apscheduler_jobs"}
-
-
-def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    return not (type_ == "table" and name in FOREIGN_TABLES)
+from models.migrate import include_name
 
 
 def run_migrations() -> None:
