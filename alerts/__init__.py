@@ -1,0 +1,1 @@
+"""Clinical rule engine: symptom catalog, rule table, pure evaluation and patient prompts."""
