@@ -62,7 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_blueprints(api: Api) -> None:
     """Register every resource's blueprint."""
-    from api import accounts, caregivers, health, patients, teams, users
+    from api import accounts, caregivers, health, patients, reports, rules, teams, users
 
-    for module in (health, accounts, users, teams, patients, caregivers):
+    for module in (health, accounts, users, teams, rules, patients, caregivers, reports):
         api.register_blueprint(module.blp)

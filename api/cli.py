@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -109,9 +110,63 @@ def serve(host: str, port: int, workers: int, threads: int, demo: bool) -> None:
     Server().run()
 
 
+@click.group("rules")
+def rules_group() -> None:
+    """Judge reports with the clinical rules from the command line."""
+
+
+@rules_group.command("check")
+@click.argument("source", type=click.File("r"))
+@click.option("--team", "team_id", type=int, help="Use this care team's thresholds.")
+@with_appcontext
+def rules_check(source: Any, team_id: int | None) -> None:
+    """Judge one report body (JSON, from SOURCE or - for stdin) and print the findings as JSON.
+
+    History rules are not applied: there is no patient history here.
+    """
+    from marshmallow import ValidationError
+
+    from alerts.evaluate import History, evaluate, report_level
+    from alerts.intake import observation_from
+    from alerts.rules import DEFAULT_THRESHOLDS
+    from models.teams import get_team
+    from models.thresholds import DEFAULT_VERSION, current_thresholds
+    from schemas.reports import ReportInSchema
+
+    try:
+        body = json.load(source)
+        data = ReportInSchema(partial=("client_report_id", "recorded_at")).load(body)
+    except json.JSONDecodeError as error:
+        raise click.UsageError(f"not JSON: {error}") from error
+    except ValidationError as error:
+        click.echo(json.dumps({"errors": error.messages}, indent=2, ensure_ascii=False), err=True)
+        raise SystemExit(2) from error
+    version, thresholds = DEFAULT_VERSION, dict(DEFAULT_THRESHOLDS)
+    if team_id is not None:
+        get_team(db.session, team_id)
+        version, thresholds = current_thresholds(db.session, team_id)
+    findings = evaluate(
+        observation_from(data, data.get("recorded_at") or utcnow()), History(), thresholds
+    )
+    result = {
+        "level": report_level(findings),
+        "threshold_version": version,
+        "flags": [
+            {
+                "rule_id": f.rule_id,
+                "rule_version": f.rule_version,
+                "level": f.level,
+                "inputs": dict(f.inputs),
+            }
+            for f in findings
+        ],
+    }
+    click.echo(json.dumps(result, indent=2))
+
+
 def register_commands(app: Flask) -> None:
     """Add cartwatch's commands to ``flask`` and ``cartwatch``."""
-    for command in (db_group, demo_command, create_admin, serve):
+    for command in (db_group, demo_command, create_admin, serve, rules_group):
         app.cli.add_command(command)
 
 

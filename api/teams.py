@@ -25,7 +25,7 @@ blp = Blueprint("teams", __name__, url_prefix="/api/v1/teams", description="Care
 TEAM_ID = "<int(max=2147483647):team_id>"
 
 
-def _team_for(user: User, team_id: int) -> CareTeam:
+def team_for(user: User, team_id: int) -> CareTeam:
     """Admins see every team; clinicians only their own."""
     team = teams.get_team(db.session, team_id)
     if user.role == Role.ADMIN:
@@ -68,14 +68,14 @@ class TeamById(MethodView):
     @blp.response(200, TeamWithMembersSchema)
     def get(self, team_id: int) -> dict[str, Any]:
         """Get a care team with its members."""
-        return _with_members(_team_for(current_user(), team_id))
+        return _with_members(team_for(current_user(), team_id))
 
     @roles_required(Role.ADMIN, Role.CLINICIAN)
     @blp.arguments(TeamUpdateSchema(partial=True))
     @blp.response(200, TeamSchema)
     def patch(self, data: dict[str, Any], team_id: int) -> CareTeam:
         """Change a team's name, 24/7 number or on-call contact (admins and members)."""
-        team = _team_for(current_user(), team_id)
+        team = team_for(current_user(), team_id)
         return teams.update_team(db.session, team, changes=data, now=utcnow())
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String
+from sqlalchemy import DateTime, Integer, MetaData, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -51,3 +52,28 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime(), str: String()}
+
+
+class Hundredths(TypeDecorator[Decimal]):
+    """An exact decimal with two places, stored as an integer count of hundredths.
+
+    ---
+    Temperatures are compared at exactly 38.00 °C; binary floats and SQLite's lack of a decimal
+    type must not move a reading across that line.
+    """
+
+    impl = Integer
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        scaled = Decimal(value) * 100
+        if scaled != scaled.to_integral_value():
+            raise ValueError("more than two decimal places given to a Hundredths column")
+        return int(scaled)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(value) / 100).quantize(Decimal("0.01"))

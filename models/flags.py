@@ -1,0 +1,81 @@
+"""Flags: what the rules raised, for the care team to see, acknowledge and resolve."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base
+
+
+class Flag(Base):
+    """An alert about a patient raised by one rule; later firings of the rule may join it."""
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        Index("ix_flags_patient_rule_status", "patient_id", "rule_id", "status"),
+        CheckConstraint("level IN ('watch', 'urgent', 'emergency')", name="level"),
+        CheckConstraint("status IN ('open', 'acknowledged', 'resolved')", name="status"),
+    )
+
+    flag_id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.patient_id"))
+    rule_id: Mapped[str] = mapped_column(String(40))
+    rule_version: Mapped[int]
+    level: Mapped[str] = mapped_column(String(10))
+    threshold_version: Mapped[int]
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(14), default="open")
+    first_report_id: Mapped[int] = mapped_column(ForeignKey("reports.report_id"))
+    last_report_id: Mapped[int] = mapped_column(ForeignKey("reports.report_id"))
+    occurrences: Mapped[int] = mapped_column(default=1)
+    raised_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    data_recorded_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.user_id"))
+    resolved_at: Mapped[datetime | None]
+    resolved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.user_id"))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportFinding(Base):
+    """One rule firing on one report, with what triggered it, and the flag it raised or joined."""
+
+    __tablename__ = "report_findings"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.report_id"), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    rule_version: Mapped[int]
+    level: Mapped[str] = mapped_column(String(10))
+    threshold_version: Mapped[int]
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.flag_id"), index=True)
+
+
+def open_flag(session: Session, patient_id: int, rule_id: str, since: datetime) -> Flag | None:
+    """Return the patient's unacknowledged flag of this rule last seen at or after ``since``."""
+    return session.scalars(
+        select(Flag)
+        .where(
+            Flag.patient_id == patient_id,
+            Flag.rule_id == rule_id,
+            Flag.status == "open",
+            Flag.last_seen_at >= since,
+        )
+        .order_by(Flag.last_seen_at.desc())
+    ).first()
+
+
+def flags_of_report(session: Session, report_id: int) -> list[tuple[ReportFinding, Flag]]:
+    """Return a report's findings with their flags, most severe first."""
+    rows = session.execute(
+        select(ReportFinding, Flag)
+        .join(Flag, Flag.flag_id == ReportFinding.flag_id)
+        .where(ReportFinding.report_id == report_id)
+    )
+    return [(finding, flag) for finding, flag in rows]
