@@ -19,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.evaluate import Finding, History, Ice, Observation, evaluate, report_level
+from alerts.flags import ESCALATING_LEVELS, start_escalation_clock
+from alerts.notify import queue_to_caregivers, queue_to_team
 from alerts.prompts import build_prompt
 from models.errors import ConflictError, InvalidInputError
 from models.flags import Flag, ReportFinding, flags_of_report, open_flag
@@ -142,7 +144,7 @@ def _history(session: Session, patient: Patient, recorded_at: datetime, settings
 def _raise_flag(
     session: Session, report: Report, finding: Finding, threshold_version: int, now: datetime,
     settings: IntakeSettings,
-) -> None:
+) -> tuple[Flag, bool]:
     flag = open_flag(session, report.patient_id, finding.rule_id, now - settings.flag_merge_window)
     if flag is None:
         flag = Flag(
@@ -176,6 +178,32 @@ def _raise_flag(
             inputs=dict(finding.inputs),
             flag_id=flag.flag_id,
         )
+    )
+    return flag, flag.first_report_id == report.report_id
+
+
+def _notify(
+    session: Session, patient: Patient, team: CareTeam, report: Report,
+    raised: list[tuple[Flag, bool]], reporter: User, now: datetime,
+) -> None:
+    """Tell the team (and the other caregivers) about new urgent or emergency flags."""
+    alerting = [flag for flag, is_new in raised if is_new and flag.level in ESCALATING_LEVELS]
+    if not alerting:
+        return
+    for flag in alerting:
+        start_escalation_clock(team, flag, now)
+    queue_to_team(
+        session, team=team, patient=patient, flags=[flag for flag, _ in raised], kind="flag",
+        event="flags.raised", headline=f"{report.level} report", day=report.day_since_infusion,
+        now=now, extra={"report_id": report.report_id, "reporter_role": report.reporter_role,
+                        "patient_told": report.prompt["action"]},
+    )
+    queue_to_caregivers(
+        session, patient=patient, team=team, kind="flag_caregiver", now=now,
+        flag_id=alerting[0].flag_id, exclude_user_id=reporter.user_id,
+        subject=f"[cartwatch] {patient.display_name}: {report.prompt['action'].replace('_', ' ')}",
+        text=f"{patient.display_name} sent a report that needs action now. "
+        f"The app told them:\n\n{report.prompt['message']}",
     )
 
 
@@ -248,8 +276,10 @@ def record_report(
             raise
         return _replay(session, existing, fingerprint)
 
-    for finding in findings:
-        _raise_flag(session, report, finding, threshold_version, now, settings)
+    raised = [_raise_flag(session, report, f, threshold_version, now, settings) for f in findings]
+    _notify(session, patient, team, report, raised, reporter, now)
+    if patient.last_report_at is None or recorded_at > patient.last_report_at:
+        patient.last_report_at = recorded_at
     if patient.ice_baseline is None and observation.ice is not None:
         # The first complete neuro check becomes the patient's own baseline.
         patient.ice_baseline = observation.ice.total

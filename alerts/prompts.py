@@ -299,6 +299,11 @@ MESSAGES: Mapping[str, Mapping[str, str]] = MappingProxyType(
             ("symptom_worsening",
              f"A symptom has become clearly worse since your last report. {_CALL_TEAM_EN}",
              f"Un síntoma ha empeorado claramente desde su último informe. {_CALL_TEAM_ES}"),
+            ("missed_checkin",
+             "We have not heard from you since your last check-in. Send your report now, or "
+             "call your care team.",
+             "No hemos recibido noticias suyas desde su último control. Envíe su informe ahora "
+             "o llame a su equipo de atención médica."),
         )
     }
 )

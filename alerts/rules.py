@@ -11,6 +11,7 @@ SYMPTOM = "symptom"
 ICE = "ice"
 HISTORY = "history"
 MISSING = "missing"
+SCHEDULE = "schedule"
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,11 @@ RULES: tuple[Rule, ...] = (
           "Symptom severity up by at least symptom_worsening_delta since last recorded.",
           "[S40] PRO-CTCAE rise of >= 2 points", params=("symptom_worsening_delta",),
           proposal=True),
+    # Raised by the check-in sweep (alerts/checkins.py), never by evaluate(): a silent patient
+    # in the high-risk days is a signal too.
+    _rule("R_MISSED_CHECKIN", "urgent", SCHEDULE,
+          "No report since the previous check-in; patient and caregivers were reminded.",
+          "design (clinical reference section 6, history rules: missed check-in)"),
 )
 
 RULES_BY_ID: Mapping[str, Rule] = MappingProxyType({rule.rule_id: rule for rule in RULES})

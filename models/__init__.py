@@ -3,7 +3,7 @@
 Importing this package registers every table on ``Base.metadata``.
 """
 
-from models import audit, flags, patients, reports, teams, thresholds, users  # noqa: F401
+from models import audit, flags, outbox, patients, reports, teams, thresholds, users  # noqa: F401
 from models.base import Base
 
 __all__ = ["Base"]

@@ -17,6 +17,8 @@ class Flag(Base):
     __tablename__ = "flags"
     __table_args__ = (
         Index("ix_flags_patient_rule_status", "patient_id", "rule_id", "status"),
+        # The escalation sweep reads only what is due.
+        Index("ix_flags_next_escalation_at", "next_escalation_at"),
         CheckConstraint("level IN ('watch', 'urgent', 'emergency')", name="level"),
         CheckConstraint("status IN ('open', 'acknowledged', 'resolved')", name="status"),
     )
@@ -29,12 +31,15 @@ class Flag(Base):
     threshold_version: Mapped[int]
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(14), default="open")
-    first_report_id: Mapped[int] = mapped_column(ForeignKey("reports.report_id"))
-    last_report_id: Mapped[int] = mapped_column(ForeignKey("reports.report_id"))
+    # A missed check-in is a flag without a report.
+    first_report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.report_id"))
+    last_report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.report_id"))
     occurrences: Mapped[int] = mapped_column(default=1)
     raised_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
-    data_recorded_at: Mapped[datetime]
+    data_recorded_at: Mapped[datetime | None]
+    escalation_step: Mapped[int] = mapped_column(default=0)
+    next_escalation_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.user_id"))
     resolved_at: Mapped[datetime | None]
@@ -55,6 +60,18 @@ class ReportFinding(Base):
     threshold_version: Mapped[int]
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     flag_id: Mapped[int] = mapped_column(ForeignKey("flags.flag_id"), index=True)
+
+
+class FlagEscalation(Base):
+    """One escalation of an unacknowledged flag: when, which step, who was notified."""
+
+    __tablename__ = "flag_escalations"
+
+    escalation_id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.flag_id"), index=True)
+    step: Mapped[int]
+    at: Mapped[datetime]
+    notified: Mapped[list[str]] = mapped_column(JSON)
 
 
 def open_flag(session: Session, patient_id: int, rule_id: str, since: datetime) -> Flag | None:

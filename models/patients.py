@@ -80,6 +80,12 @@ class Patient(Base):
     checkin_times: Mapped[list[str]] = mapped_column(JSON)
     ice_baseline: Mapped[int | None]
     status: Mapped[str] = mapped_column(String(12), default=PatientStatus.ACTIVE.value)
+    # Due times for the scheduler's sweeps (indexed: a sweep reads only what is due).
+    checkin_slot_at: Mapped[datetime | None]
+    checkin_stage: Mapped[int] = mapped_column(default=0)
+    next_checkin_action_at: Mapped[datetime | None] = mapped_column(index=True)
+    monitoring_ends_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_report_at: Mapped[datetime | None]
     enrolled_at: Mapped[datetime]
     enrolled_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id"))
     updated_at: Mapped[datetime]
@@ -220,6 +226,9 @@ def enrol_patient(
         updated_at=now,
         **{k: data.get(k) for k in PATIENT_FIELDS},
     )
+    from alerts.checkins import schedule
+
+    schedule(patient, now)
     session.add(patient)
     session.flush()
     code = issue_code(
@@ -239,6 +248,10 @@ def update_patient(
     for key in (*PATIENT_FIELDS, "status"):
         if key in changes:
             setattr(patient, key, changes[key])
+    if changes.keys() & {"checkin_times", "timezone", "infusion_date", "monitoring_days", "status"}:
+        from alerts.checkins import schedule
+
+        schedule(patient, now)
     patient.updated_at = now
     session.flush()
     return patient

@@ -25,6 +25,12 @@ class CareTeam(Base):
     on_call_name: Mapped[str | None] = mapped_column(String(120))
     on_call_phone: Mapped[str | None] = mapped_column(String(20))
     on_call_email: Mapped[str | None] = mapped_column(String(254))
+    fallback_name: Mapped[str | None] = mapped_column(String(120))
+    fallback_phone: Mapped[str | None] = mapped_column(String(20))
+    fallback_email: Mapped[str | None] = mapped_column(String(254))
+    # Minutes an urgent or emergency flag may stay unacknowledged before escalation.
+    escalate_emergency_minutes: Mapped[int] = mapped_column(default=5)
+    escalate_urgent_minutes: Mapped[int] = mapped_column(default=15)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -41,7 +47,18 @@ class TeamMember(Base):
     added_at: Mapped[datetime]
 
 
-TEAM_FIELDS = ("name", "phone", "on_call_name", "on_call_phone", "on_call_email")
+TEAM_FIELDS = (
+    "name",
+    "phone",
+    "on_call_name",
+    "on_call_phone",
+    "on_call_email",
+    "fallback_name",
+    "fallback_phone",
+    "fallback_email",
+    "escalate_emergency_minutes",
+    "escalate_urgent_minutes",
+)
 
 
 def get_team(session: Session, team_id: int) -> CareTeam:
@@ -61,7 +78,9 @@ def _ensure_unique_name(session: Session, name: str, team_id: int | None) -> Non
 def create_team(session: Session, *, data: Mapping[str, Any], now: datetime) -> CareTeam:
     """Create a care team."""
     _ensure_unique_name(session, data["name"], None)
-    team = CareTeam(created_at=now, updated_at=now, **{k: data.get(k) for k in TEAM_FIELDS})
+    team = CareTeam(
+        created_at=now, updated_at=now, **{k: data[k] for k in TEAM_FIELDS if k in data}
+    )
     session.add(team)
     session.flush()
     return team

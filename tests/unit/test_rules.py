@@ -80,6 +80,7 @@ EXPECTED_LEVELS = {
     "R_FEVER_RETURNED": "urgent",
     "R_ICE_BELOW_BASELINE": "urgent",
     "R_SYMPTOM_WORSENING": "urgent",
+    "R_MISSED_CHECKIN": "urgent",
 }
 
 # Rules whose row (or threshold) the reference marks "proposal" or "(unverified)".
@@ -145,12 +146,17 @@ def test_every_rule_has_a_source_a_summary_a_version_and_a_known_kind(rule):
     assert rule.clinician_summary.strip()
     assert rule.version >= 1
     assert rule.level in LEVELS
-    assert rule.kind in {"vital", "symptom", "ice", "history", "missing"}
+    assert rule.kind in {"vital", "symptom", "ice", "history", "missing", "schedule"}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rule_id)
 def test_proposal_flag_is_set_exactly_where_the_reference_says_proposal(rule):
     assert rule.proposal is (rule.rule_id in EXPECTED_PROPOSALS)
+
+
+def test_evaluate_never_raises_the_scheduled_missed_checkin_rule(make_observation):
+    observation = make_observation(temperature_c=None, symptoms={})
+    assert "R_MISSED_CHECKIN" not in [f.rule_id for f in evaluate(observation, History(), DEFAULT_THRESHOLDS)]
 
 
 def test_message_keys_are_unique():

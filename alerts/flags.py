@@ -1,0 +1,115 @@
+"""The care team's side of a flag: acknowledge, resolve, and escalate when nobody answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.notify import fallback_contacts, on_call_contacts, queue_to_team, team_contacts
+from models.errors import ConflictError
+from models.flags import Flag, FlagEscalation
+from models.patients import Patient
+from models.teams import CareTeam
+from models.users import User
+
+ESCALATING_LEVELS = ("urgent", "emergency")
+
+
+class Outcome(StrEnum):
+    """How a flag ended."""
+
+    ADVISED_EMERGENCY = "advised_emergency_services"
+    SEEN_IN_CLINIC = "seen_in_clinic"
+    ADMITTED = "admitted"
+    FALSE_ALARM = "false_alarm"
+    OTHER = "other"
+
+
+def escalation_delay(team: CareTeam, level: str) -> timedelta | None:
+    """Return how long a flag of this level may wait for acknowledgement, or None (no escalation)."""
+    if level == "emergency":
+        return timedelta(minutes=team.escalate_emergency_minutes)
+    if level == "urgent":
+        return timedelta(minutes=team.escalate_urgent_minutes)
+    return None
+
+
+def start_escalation_clock(team: CareTeam, flag: Flag, now: datetime) -> None:
+    """Set when an unacknowledged flag escalates."""
+    delay = escalation_delay(team, flag.level)
+    flag.next_escalation_at = now + delay if delay is not None else None
+
+
+def acknowledge_flag(session: Session, flag: Flag, *, by: User, now: datetime) -> Flag:
+    """Record that a clinician saw the flag; escalation stops."""
+    if flag.status == "resolved":
+        raise ConflictError("This flag is already resolved.")
+    if flag.status == "open":
+        flag.status = "acknowledged"
+        flag.acknowledged_at = now
+        flag.acknowledged_by_user_id = by.user_id
+        flag.next_escalation_at = None
+        session.flush()
+    return flag
+
+
+def resolve_flag(
+    session: Session, flag: Flag, *, by: User, outcome: Outcome, note: str | None, now: datetime
+) -> Flag:
+    """Close a flag with its outcome (acknowledging it too, if nobody had)."""
+    if flag.status == "resolved":
+        raise ConflictError("This flag is already resolved.")
+    acknowledge_flag(session, flag, by=by, now=now)
+    flag.status = "resolved"
+    flag.resolved_at = now
+    flag.resolved_by_user_id = by.user_id
+    flag.outcome = outcome.value
+    flag.resolution_note = note
+    session.flush()
+    return flag
+
+
+def due_escalations(session: Session, now: datetime, limit: int) -> Sequence[Flag]:
+    """Return open flags whose acknowledgement deadline has passed (an indexed read)."""
+    return session.scalars(
+        select(Flag)
+        .where(Flag.next_escalation_at <= now, Flag.status == "open")
+        .order_by(Flag.next_escalation_at)
+        .limit(limit)
+    ).all()
+
+
+def escalate_flag(session: Session, flag: Flag, *, now: datetime) -> list[str]:
+    """Take an unacknowledged flag one step up: on-call, then fallback, then everyone, again.
+
+    ---
+    A step whose contact is not configured falls through to everyone: an escalation never
+    goes nowhere while anyone at all is configured.
+    """
+    patient = session.get(Patient, flag.patient_id)
+    team = session.get(CareTeam, patient.team_id) if patient else None
+    if patient is None or team is None:
+        raise ConflictError("Flag without patient or team.")
+    step = flag.escalation_step + 1
+    on_call, fallback = on_call_contacts(team), fallback_contacts(team)
+    if step == 1 and on_call:
+        contacts = on_call
+    elif step == 2 and fallback:
+        contacts = fallback
+    else:
+        contacts = team_contacts(session, team) + on_call + fallback
+    minutes = int((now - flag.raised_at).total_seconds() // 60)
+    notified = queue_to_team(
+        session, team=team, patient=patient, flags=[flag], kind="escalation",
+        event="flag.escalated", headline=f"not acknowledged after {minutes} min",
+        day=None, now=now, extra={"escalation_step": step}, contacts=contacts,
+    )
+    session.add(FlagEscalation(flag_id=flag.flag_id, step=step, at=now, notified=notified))
+    flag.escalation_step = step
+    flag.next_escalation_at = now + (escalation_delay(team, flag.level) or timedelta(minutes=15))
+    session.flush()
+    return notified

@@ -1,0 +1,126 @@
+"""The transactional outbox: every notification to send, written in the transaction that caused it.
+
+---
+A row is claimed by pushing its ``next_attempt_at`` forward by a lease (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, so that dispatchers on several workers never take the same row). A dispatcher that
+dies mid-send leaves the row to be claimed again when the lease runs out: delivery is at least
+once, and receivers de-duplicate on ``delivery_id``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base
+
+
+class OutboxMessage(Base):
+    """One notification to one target through one channel."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status"),
+    )
+
+    outbox_id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[dict[str, str]] = mapped_column(JSON)
+    recipient: Mapped[str] = mapped_column(String(80))
+    subject: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.patient_id"))
+    flag_id: Mapped[int | None] = mapped_column(ForeignKey("flags.flag_id"), index=True)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class NotificationTarget(Base):
+    """Where a care team wants its alerts: a webhook, a mailbox, a phone, a device."""
+
+    __tablename__ = "notification_targets"
+
+    target_id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.team_id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[dict[str, str]] = mapped_column(JSON)
+    label: Mapped[str] = mapped_column(String(80))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+def add_message(
+    session: Session,
+    *,
+    kind: str,
+    channel: str,
+    target: dict[str, str],
+    recipient: str,
+    subject: str,
+    text: str,
+    payload: dict[str, Any],
+    now: datetime,
+    patient_id: int | None = None,
+    flag_id: int | None = None,
+) -> OutboxMessage:
+    """Queue a notification in the current transaction."""
+    message = OutboxMessage(
+        delivery_id=str(uuid.uuid4()),
+        kind=kind,
+        channel=channel,
+        target=target,
+        recipient=recipient,
+        subject=subject,
+        text=text,
+        payload=payload,
+        patient_id=patient_id,
+        flag_id=flag_id,
+        status="pending",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(message)
+    session.info["outbox_added"] = True
+    return message
+
+
+def claim_due(session: Session, *, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+    """Claim up to ``limit`` due messages for this dispatcher until ``lease_until``."""
+    rows = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.outbox_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for row in rows:
+        row.attempts += 1
+        row.next_attempt_at = lease_until
+    session.flush()
+    return rows
+
+
+def active_targets(session: Session, team_id: int) -> list[NotificationTarget]:
+    """Return a team's active notification targets."""
+    return list(
+        session.scalars(
+            select(NotificationTarget)
+            .where(NotificationTarget.team_id == team_id, NotificationTarget.is_active.is_(True))
+            .order_by(NotificationTarget.target_id)
+        )
+    )
