@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import access, auth, errors, lifecycle
+from api import access, auth, dispatch, errors, lifecycle
 from api.config import load_config
 from api.errors import Api
 from api.extensions import db, limiter, system_clock
@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     lifecycle.init_app(app)
+    dispatch.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     limiter.init_app(app)
@@ -62,7 +63,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_blueprints(api: Api) -> None:
     """Register every resource's blueprint."""
-    from api import accounts, caregivers, health, patients, reports, rules, teams, users
+    from api import (
+        accounts,
+        caregivers,
+        flags,
+        health,
+        notifications,
+        patients,
+        reports,
+        rules,
+        teams,
+        users,
+    )
 
-    for module in (health, accounts, users, teams, rules, patients, caregivers, reports):
+    for module in (
+        health, accounts, users, teams, notifications, rules, patients, caregivers, reports, flags,
+    ):
         api.register_blueprint(module.blp)

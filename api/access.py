@@ -37,6 +37,7 @@ class Action(StrEnum):
     INVITE_CAREGIVER = "invite_caregiver"
     MANAGE_CAREGIVERS = "manage_caregivers"  # list and revoke caregiver links
     AUDIT = "audit"  # read the audit trail
+    TRIAGE = "triage"  # acknowledge and resolve flags, read the clinical summary
 
 
 ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
@@ -46,6 +47,7 @@ ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.INVITE_CAREGIVER: frozenset({Role.PATIENT, Role.CLINICIAN}),
     Action.MANAGE_CAREGIVERS: frozenset({Role.PATIENT, Role.CLINICIAN}),
     Action.AUDIT: frozenset({Role.CLINICIAN, Role.ADMIN}),
+    Action.TRIAGE: frozenset({Role.CLINICIAN}),
 }
 
 

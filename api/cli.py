@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from typing import Any
 
 import click
@@ -80,15 +82,49 @@ def create_admin(email: str, display_name: str, password: str) -> None:
     click.echo(f"Admin {email} created.")
 
 
+def start_scheduler(app: Flask, stop: threading.Event, retry_seconds: float = 5) -> threading.Thread:
+    """Run the scheduler (leading or standing by) in a thread of this process."""
+    from alerts.scheduler import build_scheduler, run
+    from api.dispatch import channels
+
+    with app.app_context():
+        engine, sessions = db.engine, db.sessionmaker
+    thread = threading.Thread(
+        target=run,
+        args=(engine, lambda: build_scheduler(sessions, channels(app)), stop, retry_seconds),
+        name="cartwatch-scheduler",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+@click.command("scheduler")
+@click.option("--retry-seconds", default=5.0, show_default=True,
+              help="How often a standby tries to take the lead.")
+@with_appcontext
+def scheduler_command(retry_seconds: float) -> None:
+    """Run the scheduled sweeps (dispatch, escalation, reminders, window ends) until stopped."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo("cartwatch scheduler started", err=True)
+    thread = start_scheduler(app, stop, retry_seconds)
+    while thread.is_alive():
+        thread.join(0.5)
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.option("--workers", default=1, show_default=True)
 @click.option("--threads", default=4, show_default=True)
 @click.option("--demo", is_flag=True, help="Load demo data if missing and print the logins.")
+@click.option("--no-scheduler", is_flag=True, help="Run the scheduler as its own process instead.")
 @with_appcontext
-def serve(host: str, port: int, workers: int, threads: int, demo: bool) -> None:
-    """Migrate the database, then serve the API with gunicorn."""
+def serve(host: str, port: int, workers: int, threads: int, demo: bool, no_scheduler: bool) -> None:
+    """Migrate the database, then serve the API with gunicorn (and the scheduler, embedded)."""
     from gunicorn.app.base import BaseApplication
 
     migrate.upgrade(db.engine)
@@ -102,6 +138,18 @@ def serve(host: str, port: int, workers: int, threads: int, demo: bool) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", None)
+            self.cfg.set("control_socket_disable", True)
+            self.cfg.set("when_ready", self._when_ready)
+            self.cfg.set("post_fork", self._post_fork)
+
+        def _when_ready(self, server: Any) -> None:
+            # In the master: the scheduler runs once, whatever the number of workers.
+            if not no_scheduler:
+                start_scheduler(app, threading.Event())
+
+        def _post_fork(self, server: Any, worker: Any) -> None:
+            with app.app_context():
+                db.engine.dispose(close=False)
 
         def load(self) -> Flask:
             return app
@@ -166,7 +214,7 @@ def rules_check(source: Any, team_id: int | None) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add cartwatch's commands to ``flask`` and ``cartwatch``."""
-    for command in (db_group, demo_command, create_admin, serve, rules_group):
+    for command in (db_group, demo_command, create_admin, serve, rules_group, scheduler_command):
         app.cli.add_command(command)
 
 

@@ -35,6 +35,14 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_HASH_MEMORY_COST": 65536,
     "PASSWORD_HASH_PARALLELISM": 4,
     "TRUSTED_PROXIES": 0,
+    # Notifications: sent right after the commit, and by the scheduler's sweep.
+    "DISPATCH_ON_COMMIT": True,
+    "OUTBOX_POLL_SECONDS": 5,
+    "WEBHOOK_TIMEOUT": 5,
+    "SMTP_PORT": 25,
+    "SMTP_SENDER": "cartwatch@localhost",
+    "SMS_PROVIDER": "logging",
+    "PUSH_PROVIDER": "logging",
     "LOG_LEVEL": "INFO",
 }
 
@@ -47,6 +55,16 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "REFRESH_TOKEN_DAYS": ("JWT_REFRESH_TOKEN_EXPIRES", lambda v: timedelta(days=int(v))),
     "TRUSTED_PROXIES": ("TRUSTED_PROXIES", int),
     "LOG_LEVEL": ("LOG_LEVEL", str),
+    "SMTP_HOST": ("SMTP_HOST", str),
+    "SMTP_PORT": ("SMTP_PORT", int),
+    "SMTP_SENDER": ("SMTP_SENDER", str),
+    "SMTP_STARTTLS": ("SMTP_STARTTLS", lambda v: v.lower() in ("1", "true", "yes")),
+    "SMTP_USERNAME": ("SMTP_USERNAME", str),
+    "SMTP_PASSWORD": ("SMTP_PASSWORD", str),
+    "SMS_PROVIDER": ("SMS_PROVIDER", str),
+    "PUSH_PROVIDER": ("PUSH_PROVIDER", str),
+    "WEBHOOK_TIMEOUT": ("WEBHOOK_TIMEOUT", float),
+    "DISPATCH_ON_COMMIT": ("DISPATCH_ON_COMMIT", lambda v: v.lower() in ("1", "true", "yes")),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, select
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Select, String, Text, case, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base
@@ -96,3 +96,39 @@ def flags_of_report(session: Session, report_id: int) -> list[tuple[ReportFindin
         .where(ReportFinding.report_id == report_id)
     )
     return [(finding, flag) for finding, flag in rows]
+
+
+LEVEL_RANK = case({"emergency": 3, "urgent": 2, "watch": 1}, value=Flag.level, else_=0)
+
+
+def worklist_query(
+    patient_ids: Select[tuple[int]],
+    *,
+    levels: list[str] | None,
+    statuses: list[str],
+    patient_id: int | None,
+) -> Select[tuple[Flag]]:
+    """Select the flags of the given patients, most severe first, then oldest first."""
+    query = select(Flag).where(Flag.patient_id.in_(patient_ids), Flag.status.in_(statuses))
+    if levels:
+        query = query.where(Flag.level.in_(levels))
+    if patient_id is not None:
+        query = query.where(Flag.patient_id == patient_id)
+    return query.order_by(LEVEL_RANK.desc(), Flag.raised_at, Flag.flag_id)
+
+
+def patient_flags(session: Session, patient_id: int, statuses: list[str]) -> list[Flag]:
+    """Return a patient's flags, newest first."""
+    return list(
+        session.scalars(
+            select(Flag)
+            .where(Flag.patient_id == patient_id, Flag.status.in_(statuses))
+            .order_by(Flag.raised_at.desc(), Flag.flag_id.desc())
+        )
+    )
+
+
+def get_flag(session: Session, patient_id: int, flag_id: int) -> Flag | None:
+    """Return one flag of a patient."""
+    flag = session.get(Flag, flag_id)
+    return flag if flag is not None and flag.patient_id == patient_id else None

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, select
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Select, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base
@@ -124,3 +124,31 @@ def active_targets(session: Session, team_id: int) -> list[NotificationTarget]:
             .order_by(NotificationTarget.target_id)
         )
     )
+
+
+def add_target(
+    session: Session, *, team_id: int, channel: str, target: dict[str, str], label: str,
+    now: datetime,
+) -> NotificationTarget:
+    """Add a place where a team receives its alerts."""
+    row = NotificationTarget(
+        team_id=team_id, channel=channel, target=target, label=label, is_active=True, created_at=now
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def outbox_query(status: str) -> Select[tuple[OutboxMessage]]:
+    """Select outbox rows of a status, newest first."""
+    return (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == status)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.outbox_id.desc())
+    )
+
+
+def retry_message(row: OutboxMessage, now: datetime) -> OutboxMessage:
+    """Put a dead-lettered message back in the queue, with a fresh set of attempts."""
+    row.status, row.attempts, row.next_attempt_at, row.last_error = "pending", 0, now, None
+    return row

@@ -132,3 +132,8 @@ def reports_between_days(
             .order_by(Report.recorded_at)
         )
     )
+
+
+def latest_report(session: Session, patient_id: int) -> Report | None:
+    """Return the patient's most recently recorded report."""
+    return session.scalars(reports_query(patient_id).limit(1)).first()

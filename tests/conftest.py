@@ -69,6 +69,7 @@ def app(database_url: str, session_clock: Clock, tmp_path_factory: pytest.TempPa
             "PASSWORD_HASH_MEMORY_COST": 1024,
             "PASSWORD_HASH_PARALLELISM": 1,
             "LOG_LEVEL": "WARNING",
+            "DISPATCH_ON_COMMIT": False,
         }
     )
     with app.app_context():
