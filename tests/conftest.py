@@ -253,3 +253,28 @@ def link_caregiver(app: Flask, clock: Clock, make_user: Callable[..., Person]) -
         return caregiver
 
     return link
+
+
+@pytest.fixture
+def sessions(app: Flask) -> Any:
+    """The session factory the scheduler's jobs use."""
+    with app.app_context():
+        return db.sessionmaker
+
+
+def report_body(clock: Clock, **overrides: Any) -> dict[str, Any]:
+    """Return a valid, unremarkable report body; overrides change fields."""
+    import uuid
+
+    body: dict[str, Any] = {
+        "client_report_id": str(uuid.uuid4()),
+        "recorded_at": clock.now.isoformat(),
+        "temperature": {"value": 37.0, "unit": "C"},
+        "heart_rate": 80,
+        "systolic_bp": 120,
+        "diastolic_bp": 75,
+        "spo2": 98,
+        "symptoms": [],
+    }
+    body.update(overrides)
+    return body
