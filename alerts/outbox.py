@@ -71,15 +71,16 @@ def dispatch_once(
     """Send one batch of due messages; return the counts."""
     with sessions() as session:
         rows = claim_due(session, now=now, lease_until=now + settings.lease, limit=settings.batch)
-        work = [(row.outbox_id, row.channel, dict(row.target), _message(row)) for row in rows]
+        work = [(row.outbox_id, row.channel, dict(row.target), row) for row in rows]
+        session.expunge_all()
         session.commit()
     outcomes: dict[int, DeliveryError | None] = {}
-    for outbox_id, channel_name, target, message in work:
+    for outbox_id, channel_name, target, row in work:
         channel = channels.get(channel_name)
         try:
             if channel is None:
                 raise DeliveryError(f"channel {channel_name!r} is not configured", permanent=True)
-            channel.send(target, message)
+            channel.send(target, _message(row))
             outcomes[outbox_id] = None
         except DeliveryError as error:
             outcomes[outbox_id] = error
@@ -114,7 +115,10 @@ def _record(
         # The id and channel only: targets and texts may carry health data.
         log.error("outbox row %s dead after %s attempts (%s)", row.outbox_id, row.attempts, row.channel)
     else:
-        row.next_attempt_at = now + settings.retry_after(row.attempts)
+        wait = settings.retry_after(row.attempts)
+        if failure.retry_after is not None:  # the receiver said when (Retry-After)
+            wait = min(max(wait, timedelta(seconds=failure.retry_after)), settings.longest_retry)
+        row.next_attempt_at = now + wait
         counts.retried += 1
     counts.errors.append(f"{row.outbox_id}: {row.last_error}")
 

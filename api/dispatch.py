@@ -45,6 +45,8 @@ class Waker:
         while True:
             self.event.wait(self.poll_seconds)
             self.event.clear()
+            if not self.app.config.get("DISPATCH_ON_COMMIT", True):
+                continue
             try:
                 with self.app.app_context():
                     jobs.dispatch_outbox(db.sessionmaker, channels(self.app), utcnow)
@@ -53,9 +55,7 @@ class Waker:
 
 
 def channels(app: Flask) -> Any:
-    """Return this app's notification channels, built once from its config."""
-    if "cartwatch.channels" not in app.extensions:
-        app.extensions["cartwatch.channels"] = channels_from_config(app.config)
+    """Return this app's notification channels (built at start-up from its config)."""
     return app.extensions["cartwatch.channels"]
 
 
@@ -72,5 +72,6 @@ def _after_rollback(session: Session) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its waker (the thread starts at the first wake)."""
+    """Build the channels (a bad setting fails here, at start-up) and the waker."""
+    app.extensions["cartwatch.channels"] = channels_from_config(app.config)
     app.extensions["cartwatch.waker"] = Waker(app)

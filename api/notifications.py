@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 from flask.views import MethodView
@@ -33,12 +34,21 @@ def target_view(row: NotificationTarget) -> dict[str, Any]:
     }
 
 
+def _is_safe_url(url: str) -> bool:
+    parsed = urlsplit(url)
+    return parsed.scheme == "https" or parsed.hostname in {"127.0.0.1", "localhost", "::1"}
+
+
 def _target_of(data: dict[str, Any]) -> dict[str, str]:
     keys = REQUIRED[data["channel"]]
     missing = {k: ["Required for this channel."] for k in keys if not data.get(k)}
     if missing:
         raise InvalidInputError("Incomplete target.", missing)
     target = {k: str(data[k]) for k in keys}
+    if data["channel"] == "webhook" and not _is_safe_url(target["url"]):
+        raise InvalidInputError(
+            "Webhooks carry clinical data.", {"url": ["Use https:// (http only to a loopback host)."]}
+        )
     if data["channel"] == "sms":
         try:
             number = phonenumbers.parse(target["number"], None)

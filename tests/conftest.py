@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import models
+from alerts.channels.registry import close_channels
 from api import create_app
 from api.auth import issue_tokens
 from api.extensions import db, limiter
@@ -80,6 +81,7 @@ def app(database_url: str, session_clock: Clock, tmp_path_factory: pytest.TempPa
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
         migrate.upgrade(engine)
     yield app
+    close_channels(app.extensions["cartwatch.channels"].values())
     with app.app_context():
         db.engine.dispose()
 
@@ -278,3 +280,37 @@ def report_body(clock: Clock, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[Any]:
+    from tests.support.receivers import WebhookReceiver
+
+    with WebhookReceiver(secret="receiver-secret-0123456789") as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def smtp_receiver() -> Iterator[Any]:
+    from tests.support.receivers import SmtpReceiver
+
+    with SmtpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def channels(smtp_receiver: Any) -> Iterator[dict[str, Any]]:
+    """Real channels pointed at the loopback receivers (SMS and push through logging adapters)."""
+    from alerts.channels.email import EmailChannel
+    from alerts.channels.push import LoggingPushProvider, PushChannel
+    from alerts.channels.sms import LoggingSmsProvider, SmsChannel
+    from alerts.channels.webhook import WebhookChannel
+
+    built = {
+        "webhook": WebhookChannel(timeout=2.0),
+        "email": EmailChannel("127.0.0.1", smtp_receiver.port, "cartwatch@example.org", timeout=2.0),
+        "sms": SmsChannel(LoggingSmsProvider()),
+        "push": PushChannel(LoggingPushProvider()),
+    }
+    yield built
+    close_channels(built.values())

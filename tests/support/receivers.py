@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.policy
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerts.channels.webhook import verify
 
@@ -32,10 +34,13 @@ __all__ = ["ReceivedMail", "ReceivedWebhook", "SmtpReceiver", "WebhookReceiver",
 DROP = 0
 
 
-def _wait(condition: threading.Condition, ready: Callable[[], bool], timeout: float, what: str) -> None:
+def _wait(
+    condition: threading.Condition, ready: Callable[[], bool], timeout: float,
+    what: Callable[[], str],
+) -> None:
     with condition:
         if not condition.wait_for(ready, timeout=timeout):
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what()}")
 
 
 # -- webhook ------------------------------------------------------------------------------------
@@ -73,10 +78,17 @@ class _Handler(BaseHTTPRequestHandler):
     connection_number = 0
 
     def setup(self) -> None:
-        super().setup()
         # The answer goes out in two writes (head, body): without this, Nagle and the client's
         # delayed ACK add ~40 ms to every answer on a kept-alive connection.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        context = self.server.owner.ssl_context
+        if context is not None:
+            # Handshake here, in the connection's thread, not in the accept loop. On failure
+            # wrap_socket closes the socket itself.
+            self.request.settimeout(5)
+            self.request = context.wrap_socket(self.request, server_side=True)
+            self.request.settimeout(None)
+        super().setup()
         self.connection_number = self.server.owner._connection_opened(self.connection)
 
     def finish(self) -> None:
@@ -84,6 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             self.server.owner._connection_closed(self.connection)
+            if self.server.owner.ssl_context is not None:
+                self.connection.close()  # the server closes only the (detached) plain socket
 
     def do_POST(self) -> None:  # http.server dispatches on the method name
         self._receive()
@@ -167,6 +181,7 @@ class WebhookReceiver:
     answer. ``delay`` (seconds) holds each answer back (a receiver that never answers in time);
     ``stop()`` cuts such waits short. ``retry_after`` adds a Retry-After header. Answers are
     HTTP/1.1 with keep-alive; ``connection_count`` is how many TCP connections were accepted.
+    With ``ssl_context`` (a server context holding a certificate) it serves HTTPS.
     """
 
     def __init__(
@@ -177,8 +192,10 @@ class WebhookReceiver:
         port: int = 0,
         path: str = "/hooks/cartwatch",
         tolerance: int = 300,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.secret = secret
+        self.ssl_context = ssl_context
         self.host = host
         self.port = port
         self.path = path
@@ -201,7 +218,8 @@ class WebhookReceiver:
         """Return the URL to configure as the webhook target."""
         if not self.port:
             raise RuntimeError("start the receiver first: the port is chosen when it listens")
-        return f"http://{self.host}:{self.port}{self.path}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}{self.path}"
 
     @property
     def target(self) -> dict[str, str]:
@@ -226,7 +244,7 @@ class WebhookReceiver:
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedWebhook]:
         """Wait until ``count`` requests arrived (any answer); return them all."""
         _wait(self._condition, lambda: len(self.received) >= count, timeout,
-              f"{count} webhook request(s), got {len(self.received)}")
+              lambda: f"{count} webhook request(s), got {len(self.received)}")
         with self._condition:
             return list(self.received)
 
@@ -356,9 +374,9 @@ class _SmtpHandler:
 class _BoundController(Controller):
     """An aiosmtpd Controller serving on a socket we bound (port 0: no free-port race)."""
 
-    def __init__(self, handler: _SmtpHandler, sock: socket.socket) -> None:
+    def __init__(self, handler: _SmtpHandler, sock: socket.socket, **smtp_options: Any) -> None:
         host, port = sock.getsockname()[:2]
-        super().__init__(handler, hostname=host, port=port, ready_timeout=5.0)
+        super().__init__(handler, hostname=host, port=port, ready_timeout=5.0, **smtp_options)
         self._sock = sock
 
     def _create_server(self) -> Any:
@@ -370,12 +388,23 @@ class SmtpReceiver:
 
     ---
     ``refuse_with = 550`` refuses every recipient with that code (450 for a temporary refusal);
-    None accepts them.
+    None accepts them. With ``tls_context`` (a server context holding a certificate) it offers
+    STARTTLS and requires it; with ``credentials=(user, password)`` it requires that login (over
+    TLS), answering 535 to a wrong one.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls_context: ssl.SSLContext | None = None,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.host = host
         self.port = port
+        self.tls_context = tls_context
+        self.credentials = credentials
         self.refuse_with: int | None = None
         self.messages: list[ReceivedMail] = []
         self._condition = threading.Condition()
@@ -390,7 +419,12 @@ class SmtpReceiver:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.port))
             self.port = sock.getsockname()[1]
-            controller = _BoundController(_SmtpHandler(self), sock)
+            options: dict[str, Any] = {}
+            if self.tls_context is not None:
+                options.update(tls_context=self.tls_context, require_starttls=True)
+            if self.credentials is not None:
+                options.update(authenticator=self._authenticate, auth_required=True)
+            controller = _BoundController(_SmtpHandler(self), sock, **options)
             controller.start()
         except BaseException:
             sock.close()
@@ -413,9 +447,19 @@ class SmtpReceiver:
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedMail]:
         """Wait until ``count`` mails arrived; return them all."""
         _wait(self._condition, lambda: len(self.messages) >= count, timeout,
-              f"{count} mail(s), got {len(self.messages)}")
+              lambda: f"{count} mail(s), got {len(self.messages)}")
         with self._condition:
             return list(self.messages)
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        given = None
+        if isinstance(auth_data, LoginPassword):
+            given = (auth_data.login.decode(), auth_data.password.decode())
+        if given is not None and given == self.credentials:
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)  # aiosmtpd answers 535
 
     def _record(self, mail: ReceivedMail) -> None:
         with self._condition:
