@@ -69,7 +69,9 @@ def previous_checkin(times: Sequence[str], zone: str, before: datetime) -> datet
 
 def monitoring_end(infusion: date, days: int, zone: str) -> datetime:
     """Return the instant the monitoring window closes: midnight after day ``days``, local."""
-    end_local = datetime.combine(infusion + timedelta(days=days + 1), time(0), tzinfo=ZoneInfo(zone))
+    end_local = datetime.combine(
+        infusion + timedelta(days=days + 1), time(0), tzinfo=ZoneInfo(zone)
+    )
     return end_local
 
 
@@ -106,7 +108,9 @@ def _day(patient: Patient, at: datetime) -> int:
     return (at.astimezone(ZoneInfo(patient.timezone)).date() - patient.infusion_date).days
 
 
-def step_checkin(session: Session, patient: Patient, now: datetime, settings: CheckinSettings) -> str:
+def step_checkin(
+    session: Session, patient: Patient, now: datetime, settings: CheckinSettings
+) -> str:
     """Move one patient's silence ladder one step; return what was done."""
     slot = patient.checkin_slot_at
     if slot is None:
@@ -121,7 +125,11 @@ def step_checkin(session: Session, patient: Patient, now: datetime, settings: Ch
         user = session.get(User, patient.user_id) if patient.user_id else None
         if user is not None:
             queue_to_patient(
-                session, patient=patient, address=user.email, kind="reminder", now=now,
+                session,
+                patient=patient,
+                address=user.email,
+                kind="reminder",
+                now=now,
                 subject="[cartwatch] Time for your check-in",
                 text="Please send your symptoms and temperature in the cartwatch app now.",
             )
@@ -130,7 +138,11 @@ def step_checkin(session: Session, patient: Patient, now: datetime, settings: Ch
         return "patient_reminded"
     if patient.checkin_stage == 1:
         queue_to_caregivers(
-            session, patient=patient, team=team, kind="reminder", now=now,
+            session,
+            patient=patient,
+            team=team,
+            kind="reminder",
+            now=now,
             subject=f"[cartwatch] {patient.display_name} has not checked in",
             text=f"{patient.display_name} has not sent a report since the last check-in. "
             "Please check on them and send the report in the app, or call the care team on "
@@ -157,17 +169,33 @@ def _missed_checkin_flag(
         "day_since_infusion": day,
     }
     flag = Flag(
-        patient_id=patient.patient_id, rule_id=MISSED.rule_id, rule_version=MISSED.version,
-        level=MISSED.level, threshold_version=0, inputs=inputs, status="open",
-        first_report_id=None, last_report_id=None, occurrences=1, raised_at=now,
-        last_seen_at=now, data_recorded_at=None,
+        patient_id=patient.patient_id,
+        rule_id=MISSED.rule_id,
+        rule_version=MISSED.version,
+        level=MISSED.level,
+        threshold_version=0,
+        inputs=inputs,
+        status="open",
+        first_report_id=None,
+        last_report_id=None,
+        occurrences=1,
+        raised_at=now,
+        last_seen_at=now,
+        data_recorded_at=None,
     )
     session.add(flag)
     session.flush()
     start_escalation_clock(team, flag, now)
     queue_to_team(
-        session, team=team, patient=patient, flags=[flag], kind="missed_checkin",
-        event="checkin.missed", headline="missed check-in", day=day, now=now,
+        session,
+        team=team,
+        patient=patient,
+        flags=[flag],
+        kind="missed_checkin",
+        event="checkin.missed",
+        headline="missed check-in",
+        day=day,
+        now=now,
     )
 
 

@@ -229,9 +229,7 @@ def _fever_returned(
     fever_c = thresholds["fever_c"]
     if temperature is None or temperature < fever_c:
         return None
-    readings = [
-        (o.recorded_at, t) for o in earlier if (t := _celsius(o.temperature_c)) is not None
-    ]
+    readings = [(o.recorded_at, t) for o in earlier if (t := _celsius(o.temperature_c)) is not None]
     febrile = [(at, t) for at, t in readings if t >= fever_c]
     if not febrile:
         return None  # a first fever is R_FEVER alone

@@ -30,7 +30,7 @@ class Outcome(StrEnum):
 
 
 def escalation_delay(team: CareTeam, level: str) -> timedelta | None:
-    """Return how long a flag of this level may wait for acknowledgement, or None (no escalation)."""
+    """Return how long a flag of this level may wait for acknowledgement (None: never escalates)."""
     if level == "emergency":
         return timedelta(minutes=team.escalate_emergency_minutes)
     if level == "urgent":
@@ -104,9 +104,17 @@ def escalate_flag(session: Session, flag: Flag, *, now: datetime) -> list[str]:
         contacts = team_contacts(session, team) + on_call + fallback
     minutes = int((now - flag.raised_at).total_seconds() // 60)
     notified = queue_to_team(
-        session, team=team, patient=patient, flags=[flag], kind="escalation",
-        event="flag.escalated", headline=f"not acknowledged after {minutes} min",
-        day=None, now=now, extra={"escalation_step": step}, contacts=contacts,
+        session,
+        team=team,
+        patient=patient,
+        flags=[flag],
+        kind="escalation",
+        event="flag.escalated",
+        headline=f"not acknowledged after {minutes} min",
+        day=None,
+        now=now,
+        extra={"escalation_step": step},
+        contacts=contacts,
     )
     session.add(FlagEscalation(flag_id=flag.flag_id, step=step, at=now, notified=notified))
     flag.escalation_step = step

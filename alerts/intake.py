@@ -1,4 +1,4 @@
-"""Record a report: store it, judge it, raise or join flags and build the prompt, in one transaction.
+"""Record a report: store, judge, raise or join flags and build the prompt, in one transaction.
 
 ---
 Nothing is sent from here: notifications are written to the outbox in the same transaction, so
@@ -134,7 +134,9 @@ def _check_time(recorded_at: datetime, now: datetime, settings: IntakeSettings) 
         raise InvalidInputError("recorded_at is too old.", {"recorded_at": ["Older than a year."]})
 
 
-def _history(session: Session, patient: Patient, recorded_at: datetime, settings: IntakeSettings) -> History:
+def _history(
+    session: Session, patient: Patient, recorded_at: datetime, settings: IntakeSettings
+) -> History:
     earlier = recent_reports(
         session, patient.patient_id, since=recorded_at - settings.history_window, before=recorded_at
     )
@@ -142,7 +144,11 @@ def _history(session: Session, patient: Patient, recorded_at: datetime, settings
 
 
 def _raise_flag(
-    session: Session, report: Report, finding: Finding, threshold_version: int, now: datetime,
+    session: Session,
+    report: Report,
+    finding: Finding,
+    threshold_version: int,
+    now: datetime,
     settings: IntakeSettings,
 ) -> tuple[Flag, bool]:
     flag = open_flag(session, report.patient_id, finding.rule_id, now - settings.flag_merge_window)
@@ -183,8 +189,13 @@ def _raise_flag(
 
 
 def _notify(
-    session: Session, patient: Patient, team: CareTeam, report: Report,
-    raised: list[tuple[Flag, bool]], reporter: User, now: datetime,
+    session: Session,
+    patient: Patient,
+    team: CareTeam,
+    report: Report,
+    raised: list[tuple[Flag, bool]],
+    reporter: User,
+    now: datetime,
 ) -> None:
     """Tell the team (and the other caregivers) about new urgent or emergency flags."""
     alerting = [flag for flag, is_new in raised if is_new and flag.level in ESCALATING_LEVELS]
@@ -193,14 +204,29 @@ def _notify(
     for flag in alerting:
         start_escalation_clock(team, flag, now)
     queue_to_team(
-        session, team=team, patient=patient, flags=[flag for flag, _ in raised], kind="flag",
-        event="flags.raised", headline=f"{report.level} report", day=report.day_since_infusion,
-        now=now, extra={"report_id": report.report_id, "reporter_role": report.reporter_role,
-                        "patient_told": report.prompt["action"]},
+        session,
+        team=team,
+        patient=patient,
+        flags=[flag for flag, _ in raised],
+        kind="flag",
+        event="flags.raised",
+        headline=f"{report.level} report",
+        day=report.day_since_infusion,
+        now=now,
+        extra={
+            "report_id": report.report_id,
+            "reporter_role": report.reporter_role,
+            "patient_told": report.prompt["action"],
+        },
     )
     queue_to_caregivers(
-        session, patient=patient, team=team, kind="flag_caregiver", now=now,
-        flag_id=alerting[0].flag_id, exclude_user_id=reporter.user_id,
+        session,
+        patient=patient,
+        team=team,
+        kind="flag_caregiver",
+        now=now,
+        flag_id=alerting[0].flag_id,
+        exclude_user_id=reporter.user_id,
         subject=f"[cartwatch] {patient.display_name}: {report.prompt['action'].replace('_', ' ')}",
         text=f"{patient.display_name} sent a report that needs action now. "
         f"The app told them:\n\n{report.prompt['message']}",
@@ -230,7 +256,9 @@ def record_report(
     observation = observation_from(data, recorded_at)
     findings = evaluate(observation, _history(session, patient, recorded_at, settings), thresholds)
     prompt = build_prompt(findings, patient.language, team.phone)
-    recheck_at = now + timedelta(minutes=prompt.recheck_in_minutes) if prompt.recheck_in_minutes else None
+    recheck_at = (
+        now + timedelta(minutes=prompt.recheck_in_minutes) if prompt.recheck_in_minutes else None
+    )
 
     report = Report(
         patient_id=patient.patient_id,
@@ -263,7 +291,9 @@ def record_report(
             "recheck_at": recheck_at.isoformat() if recheck_at else None,
             "rule_order": [f.rule_id for f in findings],
         },
-        symptoms=[ReportSymptom(code=s["code"], severity=s["severity"]) for s in data.get("symptoms", ())],
+        symptoms=[
+            ReportSymptom(code=s["code"], severity=s["severity"]) for s in data.get("symptoms", ())
+        ],
     )
     try:
         # A savepoint, so that a concurrent retry of the same report is answered, not a 500.

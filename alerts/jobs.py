@@ -24,13 +24,18 @@ from alerts.checkins import (
 )
 from alerts.flags import due_escalations, escalate_flag
 from alerts.outbox import DispatchCounts, DispatchSettings, dispatch_due
+from models.patients import Patient
 
 log = logging.getLogger("cartwatch.jobs")
 T = TypeVar("T")
 
 
 def _each(
-    session: Session, items: Iterable[T], work: Callable[[T], Any], ident: Callable[[T], int], job: str
+    session: Session,
+    items: Iterable[T],
+    work: Callable[[T], Any],
+    ident: Callable[[T], int],
+    job: str,
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
     for item in items:
@@ -44,47 +49,69 @@ def _each(
     return counts
 
 
-def escalate_unacknowledged(sessions: Callable[[], Session], now: datetime, limit: int = 1000) -> dict[str, int]:
+def escalate_unacknowledged(
+    sessions: Callable[[], Session], now: datetime, limit: int = 1000
+) -> dict[str, int]:
     """Escalate every urgent or emergency flag whose acknowledgement deadline passed."""
     with sessions() as session:
         flags = due_escalations(session, now, limit)
         counts = _each(
-            session, flags, lambda flag: escalate_flag(session, flag, now=now) and "escalated",
-            lambda flag: flag.flag_id, "escalate-unacknowledged",
+            session,
+            flags,
+            lambda flag: escalate_flag(session, flag, now=now) and "escalated",
+            lambda flag: flag.flag_id,
+            "escalate-unacknowledged",
         )
         session.commit()
     return counts
 
 
 def checkin_sweep(
-    sessions: Callable[[], Session], now: datetime, settings: CheckinSettings = CheckinSettings(),
+    sessions: Callable[[], Session],
+    now: datetime,
+    settings: CheckinSettings = CheckinSettings(),
     limit: int = 5000,
 ) -> dict[str, int]:
     """Take every due check-in one step: remind the patient, the caregivers, then the team."""
     with sessions() as session:
         patients = due_checkins(session, now, limit)
         counts = _each(
-            session, patients, lambda patient: step_checkin(session, patient, now, settings),
-            lambda patient: patient.patient_id, "checkin-reminders",
+            session,
+            patients,
+            lambda patient: step_checkin(session, patient, now, settings),
+            lambda patient: patient.patient_id,
+            "checkin-reminders",
         )
         session.commit()
     return counts
 
 
-def end_monitoring_windows(sessions: Callable[[], Session], now: datetime, limit: int = 5000) -> dict[str, int]:
+def _complete(patient: Patient) -> str:
+    complete_monitoring(patient)
+    return "completed"
+
+
+def end_monitoring_windows(
+    sessions: Callable[[], Session], now: datetime, limit: int = 5000
+) -> dict[str, int]:
     """Move patients whose monitoring window closed to completed."""
     with sessions() as session:
         patients = due_window_ends(session, now, limit)
         counts = _each(
-            session, patients, lambda patient: complete_monitoring(patient) or "completed",
-            lambda patient: patient.patient_id, "end-monitoring",
+            session,
+            patients,
+            _complete,
+            lambda patient: patient.patient_id,
+            "end-monitoring",
         )
         session.commit()
     return counts
 
 
 def dispatch_outbox(
-    sessions: Callable[[], Session], channels: Mapping[str, Channel], now: Callable[[], datetime],
+    sessions: Callable[[], Session],
+    channels: Mapping[str, Channel],
+    now: Callable[[], datetime],
     settings: DispatchSettings = DispatchSettings(),
 ) -> DispatchCounts:
     """Send what is due in the outbox (retries included)."""

@@ -90,7 +90,9 @@ def queue_to_team(
         **(extra or {}),
     }
     notified = []
-    for channel, label, target in contacts if contacts is not None else team_contacts(session, team):
+    for channel, label, target in (
+        contacts if contacts is not None else team_contacts(session, team)
+    ):
         add_message(
             session,
             kind=kind,
@@ -109,8 +111,16 @@ def queue_to_team(
 
 
 def queue_to_caregivers(
-    session: Session, *, patient: Patient, team: CareTeam, subject: str, text: str, kind: str,
-    now: datetime, flag_id: int | None = None, exclude_user_id: int | None = None,
+    session: Session,
+    *,
+    patient: Patient,
+    team: CareTeam,
+    subject: str,
+    text: str,
+    kind: str,
+    now: datetime,
+    flag_id: int | None = None,
+    exclude_user_id: int | None = None,
 ) -> list[str]:
     """E-mail every live caregiver of the patient (but the one who reported, if any)."""
     notified = []
@@ -118,24 +128,43 @@ def queue_to_caregivers(
         if link.revoked_at is not None or user.user_id == exclude_user_id:
             continue
         add_message(
-            session, kind=kind, channel="email", target={"address": user.email},
-            recipient=f"caregiver {user.user_id}", subject=subject, text=text,
-            payload={"event": kind, "patient_id": patient.patient_id}, now=now,
-            patient_id=patient.patient_id, flag_id=flag_id,
+            session,
+            kind=kind,
+            channel="email",
+            target={"address": user.email},
+            recipient=f"caregiver {user.user_id}",
+            subject=subject,
+            text=text,
+            payload={"event": kind, "patient_id": patient.patient_id},
+            now=now,
+            patient_id=patient.patient_id,
+            flag_id=flag_id,
         )
         notified.append(f"email:caregiver {user.user_id}")
     return notified
 
 
 def queue_to_patient(
-    session: Session, *, patient: Patient, address: str, subject: str, text: str, kind: str,
+    session: Session,
+    *,
+    patient: Patient,
+    address: str,
+    subject: str,
+    text: str,
+    kind: str,
     now: datetime,
 ) -> None:
     """E-mail the patient (reminders)."""
     add_message(
-        session, kind=kind, channel="email", target={"address": address},
-        recipient=f"patient {patient.patient_id}", subject=subject, text=text,
-        payload={"event": kind, "patient_id": patient.patient_id}, now=now,
+        session,
+        kind=kind,
+        channel="email",
+        target={"address": address},
+        recipient=f"patient {patient.patient_id}",
+        subject=subject,
+        text=text,
+        payload={"event": kind, "patient_id": patient.patient_id},
+        now=now,
         patient_id=patient.patient_id,
     )
 
@@ -155,7 +184,9 @@ def fallback_contacts(team: CareTeam) -> list[tuple[str, str, dict[str, str]]]:
     return _contacts("fallback", team.fallback_phone, team.fallback_email)
 
 
-def _contacts(label: str, phone: str | None, email: str | None) -> list[tuple[str, str, dict[str, str]]]:
+def _contacts(
+    label: str, phone: str | None, email: str | None
+) -> list[tuple[str, str, dict[str, str]]]:
     contacts = []
     if phone:
         contacts.append(("sms", label, {"number": phone}))

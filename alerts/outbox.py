@@ -33,7 +33,8 @@ class DispatchSettings:
 
     def retry_after(self, attempts: int) -> timedelta:
         """Return the wait before the next attempt: 5 s, 10 s, 20 s, ... up to 5 minutes."""
-        return min(self.first_retry * (2 ** (attempts - 1)), self.longest_retry)
+        doubled: timedelta = self.first_retry * float(2 ** max(attempts - 1, 0))
+        return min(doubled, self.longest_retry)
 
 
 @dataclass
@@ -92,17 +93,19 @@ def dispatch_once(
         return counts
     with sessions() as session:
         for outbox_id, failure in outcomes.items():
-            row = session.get(OutboxMessage, outbox_id)
-            if row is None:
-                continue
-            _record(row, failure, now, settings, counts)
+            stored = session.get(OutboxMessage, outbox_id)
+            if stored is not None:
+                _record(stored, failure, now, settings, counts)
         session.commit()
     return counts
 
 
 def _record(
-    row: OutboxMessage, failure: DeliveryError | None, now: datetime,
-    settings: DispatchSettings, counts: DispatchCounts,
+    row: OutboxMessage,
+    failure: DeliveryError | None,
+    now: datetime,
+    settings: DispatchSettings,
+    counts: DispatchCounts,
 ) -> None:
     if failure is None:
         row.status, row.sent_at, row.last_error = "sent", now, None
@@ -113,7 +116,9 @@ def _record(
         row.status = "dead"
         counts.dead += 1
         # The id and channel only: targets and texts may carry health data.
-        log.error("outbox row %s dead after %s attempts (%s)", row.outbox_id, row.attempts, row.channel)
+        log.error(
+            "outbox row %s dead after %s attempts (%s)", row.outbox_id, row.attempts, row.channel
+        )
     else:
         wait = settings.retry_after(row.attempts)
         if failure.retry_after is not None:  # the receiver said when (Retry-After)

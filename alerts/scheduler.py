@@ -48,7 +48,9 @@ class Leadership:
             return True
         try:
             connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            won = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
+            won = connection.execute(
+                text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}
+            ).scalar()
         except SQLAlchemyError:
             log.warning("leader election: database not reachable")
             return False
@@ -108,20 +110,40 @@ def build_scheduler(
     checkin_settings: CheckinSettings = CheckinSettings(),
 ) -> BackgroundScheduler:
     """Create the scheduler with its sweeps (not started)."""
-    scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+    scheduler = BackgroundScheduler(
+        timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
+    )
     sweeps: list[tuple[str, float, Callable[[], Any]]] = [
-        ("dispatch-outbox", intervals.dispatch,
-         lambda: jobs.dispatch_outbox(sessions, channels, utcnow).handled),
-        ("escalate-unacknowledged", intervals.escalation,
-         lambda: jobs.escalate_unacknowledged(sessions, utcnow())),
-        ("checkin-reminders", intervals.checkins,
-         lambda: jobs.checkin_sweep(sessions, utcnow(), checkin_settings)),
-        ("end-monitoring", intervals.window_ends,
-         lambda: jobs.end_monitoring_windows(sessions, utcnow())),
+        (
+            "dispatch-outbox",
+            intervals.dispatch,
+            lambda: jobs.dispatch_outbox(sessions, channels, utcnow).handled,
+        ),
+        (
+            "escalate-unacknowledged",
+            intervals.escalation,
+            lambda: jobs.escalate_unacknowledged(sessions, utcnow()),
+        ),
+        (
+            "checkin-reminders",
+            intervals.checkins,
+            lambda: jobs.checkin_sweep(sessions, utcnow(), checkin_settings),
+        ),
+        (
+            "end-monitoring",
+            intervals.window_ends,
+            lambda: jobs.end_monitoring_windows(sessions, utcnow()),
+        ),
     ]
     for job_id, seconds, work in sweeps:
-        scheduler.add_job(_run, "interval", seconds=seconds, id=job_id, args=(job_id, work),
-                          next_run_time=utcnow())
+        scheduler.add_job(
+            _run,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            args=(job_id, work),
+            next_run_time=utcnow(),
+        )
     return scheduler
 
 

@@ -35,7 +35,7 @@ def _extreme(values: Iterable[Any], pick: Any) -> Any:
 
 
 def daily_summary(reports: Iterable[ReportLike]) -> list[dict[str, Any]]:
-    """Summarise reports per day: the worst value of each measure and symptom (missing stays None)."""
+    """Summarise reports per day: the worst of each measure and symptom (missing stays None)."""
     days: dict[int, list[ReportLike]] = {}
     for report in reports:
         days.setdefault(report.day_since_infusion, []).append(report)

@@ -23,7 +23,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the application. Nothing here touches the database or starts jobs."""
     app = Flask(__name__, instance_relative_config=True)
     load_config(app.config, app.instance_path, test_config)
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if app.config["TRUSTED_PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])  # type: ignore[method-assign]
@@ -77,6 +79,15 @@ def register_blueprints(api: Api) -> None:
     )
 
     for module in (
-        health, accounts, users, teams, notifications, rules, patients, caregivers, reports, flags,
+        health,
+        accounts,
+        users,
+        teams,
+        notifications,
+        rules,
+        patients,
+        caregivers,
+        reports,
+        flags,
     ):
         api.register_blueprint(module.blp)

@@ -88,7 +88,9 @@ def authorize(session: Session, user: User, patient_id: int, action: Action) -> 
     return patient
 
 
-def patient_action(action: Action, audit: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def patient_action(
+    action: Action, audit: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare what a patient-scoped view method does, and the name its audit event gets."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:

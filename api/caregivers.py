@@ -49,7 +49,11 @@ class Invitations(MethodView):
         now = utcnow()
         lifetime = current_app.config["INVITATION_CODE_TTL"]
         code = patients.issue_code(
-            db.session, g.patient, kind=CodeKind.CAREGIVER, by=current_user(), now=now,
+            db.session,
+            g.patient,
+            kind=CodeKind.CAREGIVER,
+            by=current_user(),
+            now=now,
             lifetime=lifetime,
         )
         return {"code": code, "expires_at": now + lifetime}
@@ -61,7 +65,9 @@ class Caregivers(MethodView):
     @blp.response(200, CaregiverLinkSchema(many=True))
     def get(self, patient_id: int) -> list[dict[str, Any]]:
         """List this patient's caregivers, live and revoked."""
-        return [link_view(link, user) for link, user in patients.caregiver_links(db.session, patient_id)]
+        return [
+            link_view(link, user) for link, user in patients.caregiver_links(db.session, patient_id)
+        ]
 
 
 @blp.route(f"/patients/{PATIENT_ID}/caregivers/<int(max=2147483647):link_id>")
@@ -86,7 +92,10 @@ class CaregiverLinks(MethodView):
         """Accept an invitation with an existing caregiver login."""
         user = current_user()
         link = patients.accept_invitation(
-            db.session, code=data["code"], caregiver=user, relationship=data.get("relationship"),
+            db.session,
+            code=data["code"],
+            caregiver=user,
+            relationship=data.get("relationship"),
             now=utcnow(),
         )
         audit("caregiver.link", link.patient_id, user)
@@ -105,11 +114,18 @@ class CaregiverSignup(MethodView):
         now = utcnow()
         # A bad code fails the request, and its rollback takes the new account with it.
         user = create_user(
-            db.session, email=data["email"], password=data["password"], role=Role.CAREGIVER,
-            display_name=data["display_name"], now=now,
+            db.session,
+            email=data["email"],
+            password=data["password"],
+            role=Role.CAREGIVER,
+            display_name=data["display_name"],
+            now=now,
         )
         link = patients.accept_invitation(
-            db.session, code=data["code"], caregiver=user, relationship=data.get("relationship"),
+            db.session,
+            code=data["code"],
+            caregiver=user,
+            relationship=data.get("relationship"),
             now=now,
         )
         audit("caregiver.link", link.patient_id, user)

@@ -76,13 +76,21 @@ def create_admin(email: str, display_name: str, password: str) -> None:
     """Create the first admin account."""
     from models.users import Role, create_user
 
-    create_user(db.session, email=email, password=password, role=Role.ADMIN,
-                display_name=display_name, now=utcnow())
+    create_user(
+        db.session,
+        email=email,
+        password=password,
+        role=Role.ADMIN,
+        display_name=display_name,
+        now=utcnow(),
+    )
     db.session.commit()
     click.echo(f"Admin {email} created.")
 
 
-def start_scheduler(app: Flask, stop: threading.Event, retry_seconds: float = 5) -> threading.Thread:
+def start_scheduler(
+    app: Flask, stop: threading.Event, retry_seconds: float = 5
+) -> threading.Thread:
     """Run the scheduler (leading or standing by) in a thread of this process."""
     from alerts.scheduler import build_scheduler, run
     from api.dispatch import channels
@@ -100,8 +108,12 @@ def start_scheduler(app: Flask, stop: threading.Event, retry_seconds: float = 5)
 
 
 @click.command("scheduler")
-@click.option("--retry-seconds", default=5.0, show_default=True,
-              help="How often a standby tries to take the lead.")
+@click.option(
+    "--retry-seconds",
+    default=5.0,
+    show_default=True,
+    help="How often a standby tries to take the lead.",
+)
 @with_appcontext
 def scheduler_command(retry_seconds: float) -> None:
     """Run the scheduled sweeps (dispatch, escalation, reminders, window ends) until stopped."""

@@ -84,7 +84,9 @@ def instance_secret(instance_path: str) -> str:
     return path.read_text().strip()
 
 
-def load_config(config: dict[str, Any], instance_path: str, test_config: dict[str, Any] | None) -> None:
+def load_config(
+    config: dict[str, Any], instance_path: str, test_config: dict[str, Any] | None
+) -> None:
     """Fill ``config`` from the defaults, the environment and ``test_config``."""
     config.update(DEFAULTS)
     for env_name, (key, parse) in ENVIRONMENT.items():

@@ -23,10 +23,22 @@ def load_demo_data(session: Session, now: datetime) -> bool:
     """Create the demo records unless they exist; return whether anything was created."""
     if user_by_email(session, LOGINS[0][0]) is not None:
         return False
-    create_user(session, email=LOGINS[0][0], password=DEMO_PASSWORD, role=Role.ADMIN,
-                display_name=LOGINS[0][2], now=now)
-    nurse = create_user(session, email=LOGINS[1][0], password=DEMO_PASSWORD,
-                        role=Role.CLINICIAN, display_name=LOGINS[1][2], now=now)
+    create_user(
+        session,
+        email=LOGINS[0][0],
+        password=DEMO_PASSWORD,
+        role=Role.ADMIN,
+        display_name=LOGINS[0][2],
+        now=now,
+    )
+    nurse = create_user(
+        session,
+        email=LOGINS[1][0],
+        password=DEMO_PASSWORD,
+        role=Role.CLINICIAN,
+        display_name=LOGINS[1][2],
+        now=now,
+    )
     team = teams.create_team(
         session,
         data={
@@ -65,8 +77,14 @@ def load_demo_data(session: Session, now: datetime) -> bool:
     invitation = patients.issue_code(
         session, patient, kind=CodeKind.CAREGIVER, by=nurse, now=now, lifetime=timedelta(days=7)
     )
-    caregiver = create_user(session, email=LOGINS[3][0], password=DEMO_PASSWORD,
-                            role=Role.CAREGIVER, display_name=LOGINS[3][2], now=now)
+    caregiver = create_user(
+        session,
+        email=LOGINS[3][0],
+        password=DEMO_PASSWORD,
+        role=Role.CAREGIVER,
+        display_name=LOGINS[3][2],
+        now=now,
+    )
     patients.accept_invitation(
         session, code=invitation, caregiver=caregiver, relationship="spouse", now=now
     )

@@ -37,7 +37,9 @@ class Waker:
         """Ask the dispatcher thread to send what is due now."""
         with self.lock:
             if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._loop, name="cartwatch-dispatch", daemon=True)
+                self.thread = threading.Thread(
+                    target=self._loop, name="cartwatch-dispatch", daemon=True
+                )
                 self.thread.start()
         self.event.set()
 

@@ -38,11 +38,15 @@ FLAG_ID = "<int(max=2147483647):flag_id>"
 LIVE = ["open", "acknowledged"]
 
 STATUS_TEXT = {
-    "en": ("Your care team saw this at {time}.",
-           "Your care team has not seen this yet. If you were told to call, call {phone} now."),
-    "es": ("Su equipo de atención médica lo vio a las {time}.",
-           "Su equipo de atención médica aún no lo ha visto. Si se le indicó llamar, llame "
-           "ahora al {phone}."),
+    "en": (
+        "Your care team saw this at {time}.",
+        "Your care team has not seen this yet. If you were told to call, call {phone} now.",
+    ),
+    "es": (
+        "Su equipo de atención médica lo vio a las {time}.",
+        "Su equipo de atención médica aún no lo ha visto. Si se le indicó llamar, llame "
+        "ahora al {phone}.",
+    ),
 }
 
 
@@ -93,10 +97,14 @@ class Worklist(MethodView):
             items.append(
                 {
                     **{c.key: getattr(flag, c.key) for c in Flag.__table__.columns},
-                    "rule": {"clinician_summary": rule.clinician_summary if rule else "",
-                             "source": rule.source if rule else ""},
+                    "rule": {
+                        "clinician_summary": rule.clinician_summary if rule else "",
+                        "source": rule.source if rule else "",
+                    },
                     "patient": patient_brief(patient),
-                    "report": reports.get_report(db.session, patient.patient_id, report_id) if report_id else None,
+                    "report": reports.get_report(db.session, patient.patient_id, report_id)
+                    if report_id
+                    else None,
                     "last_readings": reports.latest_report(db.session, patient.patient_id),
                 }
             )
@@ -119,8 +127,12 @@ class PatientFlags(MethodView):
                 message = seen.format(time=flag.acknowledged_at.astimezone(zone).strftime("%H:%M"))
             else:
                 message = unseen.format(phone=team.phone)
-            result.append({**{c.key: getattr(flag, c.key) for c in Flag.__table__.columns},
-                           "status_message": message})
+            result.append(
+                {
+                    **{c.key: getattr(flag, c.key) for c in Flag.__table__.columns},
+                    "status_message": message,
+                }
+            )
         return result
 
 
@@ -130,7 +142,9 @@ class Acknowledge(MethodView):
     @blp.response(200, FlagSchema)
     def post(self, patient_id: int, flag_id: int) -> Flag:
         """Acknowledge a flag: the team has seen it; escalation stops."""
-        return acknowledge_flag(db.session, _flag(patient_id, flag_id), by=current_user(), now=utcnow())
+        return acknowledge_flag(
+            db.session, _flag(patient_id, flag_id), by=current_user(), now=utcnow()
+        )
 
 
 @blp.route(f"/patients/{PATIENT_ID}/flags/{FLAG_ID}/resolve")
@@ -141,8 +155,12 @@ class Resolve(MethodView):
     def post(self, data: dict[str, Any], patient_id: int, flag_id: int) -> Flag:
         """Resolve a flag with its outcome and a note."""
         return resolve_flag(
-            db.session, _flag(patient_id, flag_id), by=current_user(),
-            outcome=Outcome(data["outcome"]), note=data.get("note"), now=utcnow(),
+            db.session,
+            _flag(patient_id, flag_id),
+            by=current_user(),
+            outcome=Outcome(data["outcome"]),
+            note=data.get("note"),
+            now=utcnow(),
         )
 
 
@@ -151,7 +169,7 @@ class ClinicalSummary(MethodView):
     @patient_action(Action.TRIAGE, "patient.clinical_summary")
     @blp.response(200, ClinicalSummarySchema)
     def get(self, patient_id: int) -> dict[str, Any]:
-        """Summarise a patient for the team: day, last report, open flags, daily summary, caregivers."""
+        """Summarise a patient: day, last report, open flags, daily summary, caregivers."""
         patient: Patient = g.patient
         return {
             "patient": patient_brief(patient),
@@ -163,8 +181,11 @@ class ClinicalSummary(MethodView):
                 reports.reports_between_days(db.session, patient_id, 0, patient.monitoring_days)
             ),
             "caregivers": [
-                {"user_id": user.user_id, "display_name": user.display_name,
-                 "relationship": link.relationship}
+                {
+                    "user_id": user.user_id,
+                    "display_name": user.display_name,
+                    "relationship": link.relationship,
+                }
                 for link, user in patients.caregiver_links(db.session, patient_id)
                 if link.revoked_at is None
             ],

@@ -21,16 +21,24 @@ from models.users import Role
 from schemas.flags import NotificationTargetSchema, OutboxArgsSchema, OutboxRowSchema
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Notifications")
-REQUIRED = {"webhook": ("url", "secret"), "email": ("address",), "sms": ("number",), "push": ("device_token",)}
+REQUIRED = {
+    "webhook": ("url", "secret"),
+    "email": ("address",),
+    "sms": ("number",),
+    "push": ("device_token",),
+}
 
 
 def target_view(row: NotificationTarget) -> dict[str, Any]:
     """Describe a target without its secret."""
     shown = {k: v for k, v in row.target.items() if k != "secret"}
     return {
-        "target_id": row.target_id, "channel": row.channel, "label": row.label,
+        "target_id": row.target_id,
+        "channel": row.channel,
+        "label": row.label,
         "destination": ", ".join(f"{k}={v}" for k, v in shown.items()),
-        "is_active": row.is_active, "created_at": row.created_at,
+        "is_active": row.is_active,
+        "created_at": row.created_at,
     }
 
 
@@ -47,7 +55,8 @@ def _target_of(data: dict[str, Any]) -> dict[str, str]:
     target = {k: str(data[k]) for k in keys}
     if data["channel"] == "webhook" and not _is_safe_url(target["url"]):
         raise InvalidInputError(
-            "Webhooks carry clinical data.", {"url": ["Use https:// (http only to a loopback host)."]}
+            "Webhooks carry clinical data.",
+            {"url": ["Use https:// (http only to a loopback host)."]},
         )
     if data["channel"] == "sms":
         try:
@@ -55,7 +64,9 @@ def _target_of(data: dict[str, Any]) -> dict[str, str]:
             if not phonenumbers.is_valid_number(number):
                 raise ValueError
         except (phonenumbers.NumberParseException, ValueError) as error:
-            raise InvalidInputError("Bad number.", {"number": ["Not a valid international number."]}) from error
+            raise InvalidInputError(
+                "Bad number.", {"number": ["Not a valid international number."]}
+            ) from error
         target["number"] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return target
 
@@ -76,8 +87,12 @@ class Targets(MethodView):
         """Add a webhook, mailbox, phone or device that receives this team's alerts."""
         team_for(current_user(), team_id)
         row = outbox.add_target(
-            db.session, team_id=team_id, channel=data["channel"], target=_target_of(data),
-            label=data["label"], now=utcnow(),
+            db.session,
+            team_id=team_id,
+            channel=data["channel"],
+            target=_target_of(data),
+            label=data["label"],
+            now=utcnow(),
         )
         return target_view(row)
 

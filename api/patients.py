@@ -93,7 +93,11 @@ class ActivationCode(MethodView):
         now = utcnow()
         lifetime = current_app.config["ACTIVATION_CODE_TTL"]
         code = patients.issue_code(
-            db.session, g.patient, kind=CodeKind.ACTIVATION, by=current_user(), now=now,
+            db.session,
+            g.patient,
+            kind=CodeKind.ACTIVATION,
+            by=current_user(),
+            now=now,
             lifetime=lifetime,
         )
         return {"code": code, "expires_at": now + lifetime}

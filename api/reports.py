@@ -46,7 +46,16 @@ def intake_body(result: IntakeResult) -> dict[str, Any]:
 class Reports(MethodView):
     @patient_action(Action.REPORT, "report.create")
     @blp.arguments(ReportInSchema)
-    @blp.response(201, IntakeSchema, headers={"Idempotent-Replayed": {"description": "true when this answers a retry", "schema": {"type": "string"}}})
+    @blp.response(
+        201,
+        IntakeSchema,
+        headers={
+            "Idempotent-Replayed": {
+                "description": "true when this answers a retry",
+                "schema": {"type": "string"},
+            }
+        },
+    )
     @blp.alt_response(409, description="client_report_id already used for a different report")
     def post(self, data: dict[str, Any], patient_id: int) -> Any:
         """Submit a report; the answer says what to do now.
@@ -72,7 +81,9 @@ class Reports(MethodView):
     @blp.arguments(ReportQueryArgsSchema, location="query")
     @blp.response(200, ReportSchema(many=True))
     @blp.paginate(page_size=20)
-    def get(self, args: dict[str, Any], patient_id: int, pagination_parameters: PaginationParameters) -> Any:
+    def get(
+        self, args: dict[str, Any], patient_id: int, pagination_parameters: PaginationParameters
+    ) -> Any:
         """List a patient's reports, newest first, optionally between two times."""
         query = reports.reports_query(patient_id, args.get("since"), args.get("until"))
         return page_of(db.session, query, pagination_parameters)

@@ -82,7 +82,10 @@ class TeamThresholds(MethodView):
         user = current_user()
         team_for(user, team_id)
         thresholds.set_thresholds(
-            db.session, team_id=team_id, overrides=data["overrides"], by_user_id=user.user_id,
+            db.session,
+            team_id=team_id,
+            overrides=data["overrides"],
+            by_user_id=user.user_id,
             now=utcnow(),
         )
         return thresholds_view(team_id)

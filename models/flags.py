@@ -102,12 +102,12 @@ LEVEL_RANK = case({"emergency": 3, "urgent": 2, "watch": 1}, value=Flag.level, e
 
 
 def worklist_query(
-    patient_ids: Select[tuple[int]],
+    patient_ids: Select[Any],
     *,
     levels: list[str] | None,
     statuses: list[str],
     patient_id: int | None,
-) -> Select[tuple[Flag]]:
+) -> Select[Any]:
     """Select the flags of the given patients, most severe first, then oldest first."""
     query = select(Flag).where(Flag.patient_id.in_(patient_ids), Flag.status.in_(statuses))
     if levels:

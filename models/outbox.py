@@ -97,7 +97,9 @@ def add_message(
     return message
 
 
-def claim_due(session: Session, *, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+def claim_due(
+    session: Session, *, now: datetime, lease_until: datetime, limit: int
+) -> list[OutboxMessage]:
     """Claim up to ``limit`` due messages for this dispatcher until ``lease_until``."""
     rows = list(
         session.scalars(
@@ -127,7 +129,12 @@ def active_targets(session: Session, team_id: int) -> list[NotificationTarget]:
 
 
 def add_target(
-    session: Session, *, team_id: int, channel: str, target: dict[str, str], label: str,
+    session: Session,
+    *,
+    team_id: int,
+    channel: str,
+    target: dict[str, str],
+    label: str,
     now: datetime,
 ) -> NotificationTarget:
     """Add a place where a team receives its alerts."""
@@ -139,7 +146,7 @@ def add_target(
     return row
 
 
-def outbox_query(status: str) -> Select[tuple[OutboxMessage]]:
+def outbox_query(status: str) -> Select[Any]:
     """Select outbox rows of a status, newest first."""
     return (
         select(OutboxMessage)

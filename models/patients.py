@@ -193,7 +193,9 @@ def _check_enrolment(data: Mapping[str, Any], now: datetime) -> None:
         raise InvalidInputError("Invalid enrolment.", errors)
 
 
-def _ensure_unique_mrn(session: Session, team_id: int, mrn: str | None, patient_id: int | None) -> None:
+def _ensure_unique_mrn(
+    session: Session, team_id: int, mrn: str | None, patient_id: int | None
+) -> None:
     if mrn is None:
         return
     clash = session.scalars(

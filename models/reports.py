@@ -90,7 +90,7 @@ def get_report(session: Session, patient_id: int, report_id: int) -> Report | No
 
 def reports_query(
     patient_id: int, since: datetime | None = None, until: datetime | None = None
-) -> Select[tuple[Report]]:
+) -> Select[Any]:
     """Select a patient's reports recorded in [since, until), newest first."""
     query = select(Report).where(Report.patient_id == patient_id)
     if since is not None:

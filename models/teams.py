@@ -41,9 +41,7 @@ class TeamMember(Base):
     __tablename__ = "team_members"
 
     team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.team_id"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.user_id"), primary_key=True, index=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id"), primary_key=True, index=True)
     added_at: Mapped[datetime]
 
 
@@ -138,9 +136,7 @@ def team_members(session: Session, team_id: int) -> list[User]:
 
 def team_ids_of(session: Session, user_id: int) -> list[int]:
     """Return the ids of the teams a clinician belongs to."""
-    return list(
-        session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user_id))
-    )
+    return list(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user_id)))
 
 
 def is_member(session: Session, *, team_id: int, user_id: int) -> bool:

@@ -20,7 +20,9 @@ class ThresholdSet(Base):
     """One version of a team's thresholds (the team's overrides of the defaults)."""
 
     __tablename__ = "threshold_sets"
-    __table_args__ = (UniqueConstraint("team_id", "version", name="uq_threshold_sets_team_version"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "version", name="uq_threshold_sets_team_version"),
+    )
 
     threshold_set_id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.team_id"), index=True)
@@ -62,9 +64,7 @@ def set_thresholds(
     except ThresholdError as error:
         raise InvalidInputError("Thresholds not accepted.", {"overrides": error.errors}) from error
     latest = latest_set(session, team_id)
-    changed = {
-        key: str(value) for key, value in merged.items() if value != DEFAULT_THRESHOLDS[key]
-    }
+    changed = {key: str(value) for key, value in merged.items() if value != DEFAULT_THRESHOLDS[key]}
     version = ThresholdSet(
         team_id=team_id,
         version=(latest.version if latest else DEFAULT_VERSION) + 1,

@@ -79,9 +79,7 @@ _dummy_hash = _hasher.hash("cartwatch-dummy-password")
 def configure_password_hashing(time_cost: int, memory_cost: int, parallelism: int) -> None:
     """Set the argon2id cost for this process (the defaults are argon2-cffi's, RFC 9106)."""
     global _hasher, _dummy_hash
-    _hasher = PasswordHasher(
-        time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
-    )
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
     _dummy_hash = _hasher.hash("cartwatch-dummy-password")
 
 

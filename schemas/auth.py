@@ -42,4 +42,6 @@ class UserSchema(Schema):
 
 class MeSchema(Schema):
     user = fields.Nested(UserSchema, required=True)
-    patient_id = fields.Integer(allow_none=True, metadata={"description": "Set for a patient login"})
+    patient_id = fields.Integer(
+        allow_none=True, metadata={"description": "Set for a patient login"}
+    )

@@ -29,7 +29,10 @@ class Phone(fields.String):
     """A phone number in international form, stored as E.164 (``+16175550100``)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        metadata = {"description": "International format, e.g. +1 617 555 0100", "example": "+16175550100"}
+        metadata = {
+            "description": "International format, e.g. +1 617 555 0100",
+            "example": "+16175550100",
+        }
         metadata.update(kwargs.pop("metadata", {}))
         super().__init__(validate=validate.Length(min=2, max=32), metadata=metadata, **kwargs)
 
@@ -72,9 +75,7 @@ def email_field(**kwargs: Any) -> fields.Email:
 
 def password_field(**kwargs: Any) -> Text:
     """Return a password field: at least 10 characters, at most 128 (argon2 input bound)."""
-    return Text(
-        required=True, load_only=True, validate=validate.Length(min=10, max=128), **kwargs
-    )
+    return Text(required=True, load_only=True, validate=validate.Length(min=10, max=128), **kwargs)
 
 
 def code_field() -> Text:

@@ -52,14 +52,20 @@ class PatientBriefSchema(Schema):
 class WorklistItemSchema(FlagSchema):
     rule = fields.Nested(RuleBriefSchema)
     patient = fields.Nested(PatientBriefSchema)
-    report = fields.Nested(ReportSchema, allow_none=True, metadata={"description": "The latest report of the flag"})
-    last_readings = fields.Nested(ReportSchema, allow_none=True, metadata={"description": "The patient's latest report"})
+    report = fields.Nested(
+        ReportSchema, allow_none=True, metadata={"description": "The latest report of the flag"}
+    )
+    last_readings = fields.Nested(
+        ReportSchema, allow_none=True, metadata={"description": "The patient's latest report"}
+    )
 
 
 class WorklistArgsSchema(Schema):
     level = fields.List(fields.String(validate=validate.OneOf(LEVELS)))
-    status = fields.List(fields.String(validate=validate.OneOf(STATUSES)),
-                         metadata={"description": "Default: open and acknowledged"})
+    status = fields.List(
+        fields.String(validate=validate.OneOf(STATUSES)),
+        metadata={"description": "Default: open and acknowledged"},
+    )
     patient_id = id_field()
     team_id = id_field()
 
@@ -70,7 +76,9 @@ class ResolveSchema(Schema):
 
 
 class PatientFlagSchema(FlagSchema):
-    status_message = fields.String(metadata={"description": "For the app: who saw it, when (local time)"})
+    status_message = fields.String(
+        metadata={"description": "For the app: who saw it, when (local time)"}
+    )
 
 
 class CaregiverBriefSchema(Schema):
@@ -91,16 +99,29 @@ class ClinicalSummarySchema(Schema):
 
 class NotificationTargetSchema(Schema):
     target_id = fields.Integer(dump_only=True)
-    channel = fields.String(required=True, validate=validate.OneOf(["webhook", "email", "sms", "push"]))
+    channel = fields.String(
+        required=True, validate=validate.OneOf(["webhook", "email", "sms", "push"])
+    )
     label = Text(required=True, validate=validate.Length(min=1, max=80))
-    url = fields.Url(load_only=True, schemes={"http", "https"}, require_tld=False,
-                     metadata={"description": "webhook: where to POST"})
-    secret = Text(load_only=True, validate=validate.Length(min=16, max=200),
-                  metadata={"description": "webhook: HMAC-SHA256 key (never shown again)"})
+    url = fields.Url(
+        load_only=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        metadata={"description": "webhook: where to POST"},
+    )
+    secret = Text(
+        load_only=True,
+        validate=validate.Length(min=16, max=200),
+        metadata={"description": "webhook: HMAC-SHA256 key (never shown again)"},
+    )
     address = fields.Email(load_only=True, metadata={"description": "email: mailbox"})
-    number = Text(load_only=True, validate=validate.Length(max=32), metadata={"description": "sms: E.164"})
+    number = Text(
+        load_only=True, validate=validate.Length(max=32), metadata={"description": "sms: E.164"}
+    )
     device_token = Text(load_only=True, validate=validate.Length(min=1, max=4096))
-    destination = fields.String(dump_only=True, metadata={"description": "Where it goes (secrets hidden)"})
+    destination = fields.String(
+        dump_only=True, metadata={"description": "Where it goes (secrets hidden)"}
+    )
     is_active = fields.Boolean(dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)
 
@@ -122,4 +143,6 @@ class OutboxRowSchema(Schema):
 
 
 class OutboxArgsSchema(Schema):
-    status = fields.String(load_default="dead", validate=validate.OneOf(["pending", "sent", "dead"]))
+    status = fields.String(
+        load_default="dead", validate=validate.OneOf(["pending", "sent", "dead"])
+    )

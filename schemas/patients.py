@@ -85,7 +85,9 @@ class PatientQueryArgsSchema(Schema):
 
 
 class CodeSchema(Schema):
-    code = fields.String(required=True, metadata={"description": "Shown once; give it to the person"})
+    code = fields.String(
+        required=True, metadata={"description": "Shown once; give it to the person"}
+    )
     expires_at = fields.AwareDateTime(required=True)
 
 

@@ -10,14 +10,25 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from alerts.catalog import SEVERITY_MAX, SEVERITY_MIN, SYMPTOM_CODES
 from alerts.units import to_celsius
 from schemas.fields import Text
 
 # Per unit, the readings a home thermometer can honestly give.
-TEMPERATURE_RANGE = {"C": (Decimal("30.0"), Decimal("45.0")), "F": (Decimal("86.0"), Decimal("113.0"))}
+TEMPERATURE_RANGE = {
+    "C": (Decimal("30.0"), Decimal("45.0")),
+    "F": (Decimal("86.0"), Decimal("113.0")),
+}
 
 
 def exact(value: float) -> Decimal:
@@ -167,8 +178,11 @@ class ReportSchema(Schema):
         if report.temperature_c is None:
             return None
         return TemperatureOutSchema().dump(
-            {"value": report.temperature_entered, "unit": report.temperature_unit,
-             "celsius": report.temperature_c}
+            {
+                "value": report.temperature_entered,
+                "unit": report.temperature_unit,
+                "celsius": report.temperature_c,
+            }
         )
 
     def _ice(self, report: Any) -> dict[str, Any] | None:
@@ -194,7 +208,9 @@ class FlagBriefSchema(Schema):
 
 class PromptSchema(Schema):
     level = fields.String(metadata={"description": "none, watch, urgent or emergency"})
-    action = fields.String(metadata={"description": "call_emergency, call_care_team, recheck, none"})
+    action = fields.String(
+        metadata={"description": "call_emergency, call_care_team, recheck, none"}
+    )
     message = fields.String(metadata={"description": "In the patient's language"})
     phone = fields.String(allow_none=True, metadata={"description": "The care team's 24/7 number"})
     recheck_in_minutes = fields.Integer(allow_none=True)
@@ -226,5 +242,8 @@ class DaySummarySchema(Schema):
     min_systolic_bp = fields.Integer(allow_none=True)
     max_heart_rate = fields.Integer(allow_none=True)
     min_ice_total = fields.Integer(allow_none=True)
-    symptoms = fields.Dict(keys=fields.String(), values=fields.Integer(),
-                           metadata={"description": "Worst severity of each symptom reported"})
+    symptoms = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "Worst severity of each symptom reported"},
+    )

@@ -14,15 +14,21 @@ class RuleSchema(Schema):
     clinician_summary = fields.String()
     source = fields.String(metadata={"description": "Guideline and section (clinical reference)"})
     proposal = fields.Boolean(metadata={"description": "A default to be confirmed clinically"})
-    messages = fields.Dict(keys=fields.String(), values=fields.String(),
-                           metadata={"description": "Patient advice by language"})
+    messages = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "Patient advice by language"},
+    )
 
 
 class ThresholdsSchema(Schema):
     team_id = fields.Integer()
     version = fields.Integer(metadata={"description": "0 = the defaults, never changed"})
-    values = fields.Dict(keys=fields.String(), values=fields.String(),
-                         metadata={"description": "Every threshold in force, as exact decimals"})
+    values = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "Every threshold in force, as exact decimals"},
+    )
     overrides = fields.Dict(keys=fields.String(), values=fields.String())
     defaults = fields.Dict(keys=fields.String(), values=fields.String())
     created_at = fields.AwareDateTime(allow_none=True)
@@ -34,7 +40,9 @@ class ThresholdsUpdateSchema(Schema):
         keys=fields.String(),
         values=fields.Raw(),
         required=True,
-        metadata={"description": "Thresholds that differ from the defaults, e.g. {\"fever_c\": 38.3}"},
+        metadata={
+            "description": 'Thresholds that differ from the defaults, e.g. {"fever_c": 38.3}'
+        },
     )
 
 

@@ -19,11 +19,15 @@ class TeamSchema(Schema):
     fallback_phone = Phone(allow_none=True)
     fallback_email = email_field(allow_none=True)
     escalate_emergency_minutes = fields.Integer(
-        strict=True, load_default=5, validate=validate.Range(min=1, max=60),
+        strict=True,
+        load_default=5,
+        validate=validate.Range(min=1, max=60),
         metadata={"description": "Unacknowledged emergency flags escalate after this"},
     )
     escalate_urgent_minutes = fields.Integer(
-        strict=True, load_default=15, validate=validate.Range(min=1, max=240),
+        strict=True,
+        load_default=15,
+        validate=validate.Range(min=1, max=240),
         metadata={"description": "Unacknowledged urgent flags escalate after this"},
     )
     created_at = fields.AwareDateTime(dump_only=True)

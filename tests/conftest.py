@@ -58,7 +58,9 @@ def session_clock() -> Clock:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, session_clock: Clock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def app(
+    database_url: str, session_clock: Clock, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
     app = create_app(
         {
             "TESTING": True,
@@ -163,7 +165,9 @@ def make_user(app: Flask, clock: Clock) -> Callable[..., Person]:
 
 
 @pytest.fixture
-def make_team(app: Flask, clock: Clock, make_user: Callable[..., Person]) -> Callable[..., dict[str, Any]]:
+def make_team(
+    app: Flask, clock: Clock, make_user: Callable[..., Person]
+) -> Callable[..., dict[str, Any]]:
     counter = iter(range(1, 10_000))
 
     def make(**overrides: Any) -> dict[str, Any]:
@@ -181,7 +185,12 @@ def make_team(app: Flask, clock: Clock, make_user: Callable[..., Person]) -> Cal
             team_id = team.team_id
         clinician = make_user("clinician")
         with app.app_context():
-            teams.add_member(db.session, teams.get_team(db.session, team_id), user_id=clinician.user_id, now=clock())
+            teams.add_member(
+                db.session,
+                teams.get_team(db.session, team_id),
+                user_id=clinician.user_id,
+                now=clock(),
+            )
             db.session.commit()
         return {"team_id": team_id, "clinician": clinician}
 
@@ -206,7 +215,10 @@ def enrolment(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def make_patient(
-    app: Flask, clock: Clock, make_team: Callable[..., dict[str, Any]], make_user: Callable[..., Person]
+    app: Flask,
+    clock: Clock,
+    make_team: Callable[..., dict[str, Any]],
+    make_user: Callable[..., Person],
 ) -> Callable[..., Person]:
     """Enrol a patient with an activated login; ``team`` reuses a team from make_team."""
 
@@ -220,23 +232,33 @@ def make_patient(
         with app.app_context():
             clinician = db.session.get(User, team["clinician"].user_id)
             patient, code = patients.enrol_patient(
-                db.session, team=teams.get_team(db.session, team["team_id"]), data=data,
-                enrolled_by=clinician, now=clock(), code_lifetime=timedelta(days=7),
+                db.session,
+                team=teams.get_team(db.session, team["team_id"]),
+                data=data,
+                enrolled_by=clinician,
+                now=clock(),
+                code_lifetime=timedelta(days=7),
             )
             user, _ = patients.activate_patient_account(
-                db.session, code=code, email=f"patient{patient.patient_id}@example.org",
-                password=PASSWORD, now=clock(),
+                db.session,
+                code=code,
+                email=f"patient{patient.patient_id}@example.org",
+                password=PASSWORD,
+                now=clock(),
             )
             headers = bearer(app, user)
             db.session.commit()
-            return Person(user.user_id, user.email, "patient", headers, patient.patient_id,
-                          {"team": team})
+            return Person(
+                user.user_id, user.email, "patient", headers, patient.patient_id, {"team": team}
+            )
 
     return make
 
 
 @pytest.fixture
-def link_caregiver(app: Flask, clock: Clock, make_user: Callable[..., Person]) -> Callable[..., Person]:
+def link_caregiver(
+    app: Flask, clock: Clock, make_user: Callable[..., Person]
+) -> Callable[..., Person]:
     """Link a (new) caregiver to a patient through a real invitation."""
 
     def link(patient: Person, caregiver: Person | None = None) -> Person:
@@ -244,11 +266,18 @@ def link_caregiver(app: Flask, clock: Clock, make_user: Callable[..., Person]) -
         with app.app_context():
             record = patients.get_patient(db.session, patient.patient_id or 0)
             inviter = db.session.get(User, patient.user_id)
-            code = patients.issue_code(db.session, record, kind=CodeKind.CAREGIVER, by=inviter,
-                                       now=clock(), lifetime=timedelta(days=7))
+            code = patients.issue_code(
+                db.session,
+                record,
+                kind=CodeKind.CAREGIVER,
+                by=inviter,
+                now=clock(),
+                lifetime=timedelta(days=7),
+            )
             user = db.session.get(User, caregiver.user_id)
-            link = patients.accept_invitation(db.session, code=code, caregiver=user,
-                                              relationship="daughter", now=clock())
+            link = patients.accept_invitation(
+                db.session, code=code, caregiver=user, relationship="daughter", now=clock()
+            )
             db.session.commit()
             caregiver.extra["link_id"] = link.link_id
         caregiver.patient_id = patient.patient_id
@@ -308,7 +337,9 @@ def channels(smtp_receiver: Any) -> Iterator[dict[str, Any]]:
 
     built = {
         "webhook": WebhookChannel(timeout=2.0),
-        "email": EmailChannel("127.0.0.1", smtp_receiver.port, "cartwatch@example.org", timeout=2.0),
+        "email": EmailChannel(
+            "127.0.0.1", smtp_receiver.port, "cartwatch@example.org", timeout=2.0
+        ),
         "sms": SmsChannel(LoggingSmsProvider()),
         "push": PushChannel(LoggingPushProvider()),
     }

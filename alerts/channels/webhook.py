@@ -340,9 +340,7 @@ def _parse_retry_after(value: str | None) -> float | None:
     return None  # The HTTP-date form is rare for webhooks; the dispatcher's backoff applies.
 
 
-def _status_error(
-    where: str, status: int, reason: str, retry_after: float | None
-) -> DeliveryError:
+def _status_error(where: str, status: int, reason: str, retry_after: float | None) -> DeliveryError:
     detail = f"webhook {where} answered {status} {reason[:80]}".rstrip()
     if 300 <= status < 400:
         return DeliveryError(

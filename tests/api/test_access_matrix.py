@@ -30,7 +30,10 @@ def snapshot(in_db):
     """Everything a refused request must leave untouched (audit rows aside)."""
 
     def read(session):
-        patients = [(p.patient_id, p.display_name, p.monitoring_days, p.status) for p in session.query(Patient)]
+        patients = [
+            (p.patient_id, p.display_name, p.monitoring_days, p.status)
+            for p in session.query(Patient)
+        ]
         links = [(link.link_id, link.revoked_at) for link in session.query(CaregiverLink)]
         return patients, links
 
@@ -46,7 +49,8 @@ def world(make_team, make_patient, make_user, link_caregiver, client):
     unlinked = link_caregiver(other_patient)
     revoked = link_caregiver(target, make_user("caregiver"))
     response = client.delete(
-        f"/api/v1/patients/{target.patient_id}/caregivers/{revoked.extra['link_id']}", headers=target.headers
+        f"/api/v1/patients/{target.patient_id}/caregivers/{revoked.extra['link_id']}",
+        headers=target.headers,
     )
     assert response.status_code == 204
     other_clinician = make_team()["clinician"]
@@ -68,7 +72,16 @@ def test_the_matrix_covers_the_patient_endpoints(app):
     assert len(routes) >= 7
 
 
-@pytest.mark.parametrize("caller", ["other patient", "unlinked caregiver", "revoked caregiver", "other team's clinician", "anonymous"])
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "other patient",
+        "unlinked caregiver",
+        "revoked caregiver",
+        "other team's clinician",
+        "anonymous",
+    ],
+)
 def test_every_patient_endpoint_refuses_callers_who_must_not_see(app, client, world, in_db, caller):
     target = world["target"]
     headers = world["callers"][caller]
@@ -77,7 +90,9 @@ def test_every_patient_endpoint_refuses_callers_who_must_not_see(app, client, wo
         url = fill(rule, target.patient_id)
         response = client.open(url, method=method, headers=headers, json={})
         expected = 401 if caller == "anonymous" else 404
-        assert response.status_code == expected, f"{caller}: {method} {rule} -> {response.status_code}"
+        assert response.status_code == expected, (
+            f"{caller}: {method} {rule} -> {response.status_code}"
+        )
         assert "Alex" not in response.get_data(as_text=True)
     assert snapshot(in_db) == before
 
@@ -97,5 +112,9 @@ def test_admin_may_read_the_audit_trail_but_no_health_data(app, client, world, m
 def test_refusals_are_audited(client, world, in_db):
     target = world["target"]
     client.get(f"/api/v1/patients/{target.patient_id}", headers=world["callers"]["other patient"])
-    denied = in_db(lambda s: [(e.action, e.patient_id) for e in s.query(AuditEvent).filter_by(outcome="denied")])
+    denied = in_db(
+        lambda s: [
+            (e.action, e.patient_id) for e in s.query(AuditEvent).filter_by(outcome="denied")
+        ]
+    )
     assert denied == [("patient.read", target.patient_id)]

@@ -8,7 +8,13 @@ def invite(client, patient_id, headers):
 
 
 def signup(client, code, email="carer@example.org"):
-    body = {"code": code, "email": email, "password": "a long password", "display_name": "Sam", "relationship": "son"}
+    body = {
+        "code": code,
+        "email": email,
+        "password": "a long password",
+        "display_name": "Sam",
+        "relationship": "son",
+    }
     return client.post("/api/v1/caregivers/signup", json=body)
 
 
@@ -30,7 +36,10 @@ def test_clinician_can_invite_and_existing_caregiver_accepts(client, make_patien
     carer = make_user("caregiver")
     response = client.post("/api/v1/caregivers/links", json={"code": code}, headers=carer.headers)
     assert response.status_code == 201
-    assert client.get(f"/api/v1/patients/{patient.patient_id}", headers=carer.headers).status_code == 200
+    assert (
+        client.get(f"/api/v1/patients/{patient.patient_id}", headers=carer.headers).status_code
+        == 200
+    )
 
 
 def test_invitation_code_is_single_use(client, make_patient):
@@ -44,7 +53,9 @@ def test_invitation_code_is_single_use(client, make_patient):
 def test_bad_code_on_signup_leaves_no_account_behind(client, make_patient):
     response = signup(client, "AAAA-BBBB-CCCC")
     assert response.status_code == 422
-    login = client.post("/api/v1/auth/login", json={"email": "carer@example.org", "password": "a long password"})
+    login = client.post(
+        "/api/v1/auth/login", json={"email": "carer@example.org", "password": "a long password"}
+    )
     assert login.status_code == 401
 
 
@@ -52,7 +63,11 @@ def test_activation_code_does_not_work_as_invitation(client, make_team):
     team = make_team()
     from tests.conftest import enrolment
 
-    enrolled = client.post("/api/v1/patients", json=enrolment(team_id=team["team_id"]), headers=team["clinician"].headers)
+    enrolled = client.post(
+        "/api/v1/patients",
+        json=enrolment(team_id=team["team_id"]),
+        headers=team["clinician"].headers,
+    )
     assert signup(client, enrolled.json["activation"]["code"]).status_code == 422
 
 
@@ -66,7 +81,9 @@ def test_patient_account_cannot_accept_a_caregiver_invitation(client, make_patie
 def test_caregiver_cannot_invite_more_caregivers(client, make_patient, link_caregiver):
     patient = make_patient()
     caregiver = link_caregiver(patient)
-    response = client.post(f"/api/v1/patients/{patient.patient_id}/caregiver-invitations", headers=caregiver.headers)
+    response = client.post(
+        f"/api/v1/patients/{patient.patient_id}/caregiver-invitations", headers=caregiver.headers
+    )
     assert response.status_code == 403
 
 
@@ -77,7 +94,9 @@ def test_revoked_caregiver_loses_access_at_once(client, make_patient, link_careg
     assert client.get(url, headers=caregiver.headers).status_code == 200
     links = client.get(f"{url}/caregivers", headers=patient.headers).json
     assert [link["caregiver"]["user_id"] for link in links] == [caregiver.user_id]
-    response = client.delete(f"{url}/caregivers/{caregiver.extra['link_id']}", headers=patient.headers)
+    response = client.delete(
+        f"{url}/caregivers/{caregiver.extra['link_id']}", headers=patient.headers
+    )
     assert response.status_code == 204
     assert client.get(url, headers=caregiver.headers).status_code == 404
     assert client.get("/api/v1/patients", headers=caregiver.headers).json == []
@@ -85,18 +104,37 @@ def test_revoked_caregiver_loses_access_at_once(client, make_patient, link_careg
     assert listed[0]["is_active"] is False and listed[0]["revoked_at"] is not None
 
 
-def test_link_of_another_patient_cannot_be_revoked_through_this_patient(client, make_patient, link_caregiver):
+def test_link_of_another_patient_cannot_be_revoked_through_this_patient(
+    client, make_patient, link_caregiver
+):
     mine, theirs = make_patient(), make_patient()
     their_carer = link_caregiver(theirs)
-    response = client.delete(f"/api/v1/patients/{mine.patient_id}/caregivers/{their_carer.extra['link_id']}", headers=mine.headers)
+    response = client.delete(
+        f"/api/v1/patients/{mine.patient_id}/caregivers/{their_carer.extra['link_id']}",
+        headers=mine.headers,
+    )
     assert response.status_code == 404
-    assert client.get(f"/api/v1/patients/{theirs.patient_id}", headers=their_carer.headers).status_code == 200
+    assert (
+        client.get(f"/api/v1/patients/{theirs.patient_id}", headers=their_carer.headers).status_code
+        == 200
+    )
 
 
 def test_relinking_after_revocation_works(client, make_patient, link_caregiver):
     patient = make_patient()
     caregiver = link_caregiver(patient)
-    client.delete(f"/api/v1/patients/{patient.patient_id}/caregivers/{caregiver.extra['link_id']}", headers=patient.headers)
+    client.delete(
+        f"/api/v1/patients/{patient.patient_id}/caregivers/{caregiver.extra['link_id']}",
+        headers=patient.headers,
+    )
     code = invite(client, patient.patient_id, patient.headers)
-    assert client.post("/api/v1/caregivers/links", json={"code": code}, headers=caregiver.headers).status_code == 201
-    assert client.get(f"/api/v1/patients/{patient.patient_id}", headers=caregiver.headers).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/caregivers/links", json={"code": code}, headers=caregiver.headers
+        ).status_code
+        == 201
+    )
+    assert (
+        client.get(f"/api/v1/patients/{patient.patient_id}", headers=caregiver.headers).status_code
+        == 200
+    )

@@ -4,7 +4,10 @@
 def test_malformed_json_is_400(client, make_team):
     team = make_team()
     response = client.post(
-        "/api/v1/patients", data="{not json", content_type="application/json", headers=team["clinician"].headers
+        "/api/v1/patients",
+        data="{not json",
+        content_type="application/json",
+        headers=team["clinician"].headers,
     )
     assert response.status_code == 400
     assert response.json["code"] == 400
@@ -13,7 +16,10 @@ def test_malformed_json_is_400(client, make_team):
 def test_oversized_body_is_413(client, make_team):
     team = make_team()
     response = client.post(
-        "/api/v1/patients", data="x" * (65 * 1024), content_type="application/json", headers=team["clinician"].headers
+        "/api/v1/patients",
+        data="x" * (65 * 1024),
+        content_type="application/json",
+        headers=team["clinician"].headers,
     )
     assert response.status_code == 413
     assert response.json["code"] == 413
@@ -34,12 +40,16 @@ def test_unknown_route_is_404_json(client):
 
 def test_huge_path_id_is_404_not_500(client, make_team):
     team = make_team()
-    response = client.get("/api/v1/patients/99999999999999999999", headers=team["clinician"].headers)
+    response = client.get(
+        "/api/v1/patients/99999999999999999999", headers=team["clinician"].headers
+    )
     assert response.status_code == 404
 
 
 def test_nul_in_text_is_422(client, make_user):
     admin = make_user("admin")
-    response = client.post("/api/v1/teams", json={"name": "a\x00b", "phone": "+16175550100"}, headers=admin.headers)
+    response = client.post(
+        "/api/v1/teams", json={"name": "a\x00b", "phone": "+16175550100"}, headers=admin.headers
+    )
     assert response.status_code == 422
     assert "name" in response.json["errors"]["json"]

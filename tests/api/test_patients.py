@@ -27,13 +27,23 @@ def test_clinician_enrols_a_patient_and_gets_a_one_time_activation_code(client, 
     code = response.json["activation"]["code"]
     assert len(code) == 14
 
-    activated = client.post("/api/v1/auth/activate", json={"code": code.lower().replace("-", " "), "email": "alex@example.org", "password": "a long password"})
+    activated = client.post(
+        "/api/v1/auth/activate",
+        json={
+            "code": code.lower().replace("-", " "),
+            "email": "alex@example.org",
+            "password": "a long password",
+        },
+    )
     assert activated.status_code == 201
     headers = {"Authorization": f"Bearer {activated.json['access_token']}"}
     mine = client.get(f"/api/v1/patients/{patient['patient_id']}", headers=headers)
     assert mine.status_code == 200 and mine.json["has_login"] is True
 
-    again = client.post("/api/v1/auth/activate", json={"code": code, "email": "eve@example.org", "password": "a long password"})
+    again = client.post(
+        "/api/v1/auth/activate",
+        json={"code": code, "email": "eve@example.org", "password": "a long password"},
+    )
     assert again.status_code == 422
     assert "code" in again.json["errors"]["json"]
 
@@ -46,7 +56,11 @@ def test_enrolment_defaults(client, make_team):
     response = client.post("/api/v1/patients", json=body, headers=team["clinician"].headers)
     assert response.status_code == 201
     patient = response.json["patient"]
-    assert (patient["language"], patient["temperature_unit"], patient["monitoring_days"]) == ("en", "C", 28)
+    assert (patient["language"], patient["temperature_unit"], patient["monitoring_days"]) == (
+        "en",
+        "C",
+        28,
+    )
     assert patient["checkin_times"] == ["09:00", "21:00"]
 
 
@@ -54,7 +68,10 @@ def test_activation_code_expires(client, make_team, clock):
     team = make_team()
     code = enrol(client, team).json["activation"]["code"]
     clock.advance(days=7)
-    response = client.post("/api/v1/auth/activate", json={"code": code, "email": "alex@example.org", "password": "a long password"})
+    response = client.post(
+        "/api/v1/auth/activate",
+        json={"code": code, "email": "alex@example.org", "password": "a long password"},
+    )
     assert response.status_code == 422
 
 
@@ -62,11 +79,27 @@ def test_new_activation_code_cancels_the_old_one(client, make_team):
     team = make_team()
     enrolled = enrol(client, team).json
     patient_id = enrolled["patient"]["patient_id"]
-    reissued = client.post(f"/api/v1/patients/{patient_id}/activation-code", headers=team["clinician"].headers)
+    reissued = client.post(
+        f"/api/v1/patients/{patient_id}/activation-code", headers=team["clinician"].headers
+    )
     assert reissued.status_code == 201
-    old = client.post("/api/v1/auth/activate", json={"code": enrolled["activation"]["code"], "email": "a@example.org", "password": "a long password"})
+    old = client.post(
+        "/api/v1/auth/activate",
+        json={
+            "code": enrolled["activation"]["code"],
+            "email": "a@example.org",
+            "password": "a long password",
+        },
+    )
     assert old.status_code == 422
-    new = client.post("/api/v1/auth/activate", json={"code": reissued.json["code"], "email": "a@example.org", "password": "a long password"})
+    new = client.post(
+        "/api/v1/auth/activate",
+        json={
+            "code": reissued.json["code"],
+            "email": "a@example.org",
+            "password": "a long password",
+        },
+    )
     assert new.status_code == 201
 
 
@@ -102,7 +135,9 @@ def test_clinician_cannot_enrol_into_another_team(client, make_team, in_db):
         ("infusion_date", "yesterday"),
     ],
 )
-def test_bad_enrolment_field_is_422_naming_it_and_stores_nothing(client, make_team, in_db, field, value):
+def test_bad_enrolment_field_is_422_naming_it_and_stores_nothing(
+    client, make_team, in_db, field, value
+):
     team = make_team()
     response = enrol(client, team, **{field: value})
     assert response.status_code == 422
@@ -151,7 +186,11 @@ def test_checkin_times_are_stored_sorted(client, make_team):
 def test_clinician_updates_enrolment_and_omitted_fields_stay(client, make_patient):
     patient = make_patient(language="es", monitoring_days=28)
     nurse = patient.extra["team"]["clinician"]
-    response = client.patch(f"/api/v1/patients/{patient.patient_id}", json={"monitoring_days": 100}, headers=nurse.headers)
+    response = client.patch(
+        f"/api/v1/patients/{patient.patient_id}",
+        json={"monitoring_days": 100},
+        headers=nurse.headers,
+    )
     assert response.status_code == 200
     assert response.json["monitoring_days"] == 100 and response.json["language"] == "es"
 
@@ -160,7 +199,11 @@ def test_patient_and_caregiver_cannot_change_enrolment(client, make_patient, lin
     patient = make_patient()
     caregiver = link_caregiver(patient)
     for person in (patient, caregiver):
-        response = client.patch(f"/api/v1/patients/{patient.patient_id}", json={"monitoring_days": 1}, headers=person.headers)
+        response = client.patch(
+            f"/api/v1/patients/{patient.patient_id}",
+            json={"monitoring_days": 1},
+            headers=person.headers,
+        )
         assert response.status_code == 403
 
 
@@ -169,10 +212,17 @@ def test_patient_list_is_scoped_to_the_caller(client, make_team, make_patient, l
     first, second = make_patient(team), make_patient(team)
     stranger = make_patient()
     caregiver = link_caregiver(second)
-    nurse_ids = {p["patient_id"] for p in client.get("/api/v1/patients", headers=team["clinician"].headers).json}
+    nurse_ids = {
+        p["patient_id"]
+        for p in client.get("/api/v1/patients", headers=team["clinician"].headers).json
+    }
     assert nurse_ids == {first.patient_id, second.patient_id}
-    assert [p["patient_id"] for p in client.get("/api/v1/patients", headers=caregiver.headers).json] == [second.patient_id]
-    assert [p["patient_id"] for p in client.get("/api/v1/patients", headers=stranger.headers).json] == [stranger.patient_id]
+    assert [
+        p["patient_id"] for p in client.get("/api/v1/patients", headers=caregiver.headers).json
+    ] == [second.patient_id]
+    assert [
+        p["patient_id"] for p in client.get("/api/v1/patients", headers=stranger.headers).json
+    ] == [stranger.patient_id]
 
 
 def test_patient_list_is_paginated(client, make_team, make_patient):

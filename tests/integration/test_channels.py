@@ -235,7 +235,9 @@ def test_webhook_dropped_by_receiver_on_a_reused_connection_is_sent_again_once(
     requests = receiver.wait_for(3, timeout=5)
     # At least once: the receiver saw "second" twice and de-duplicates on the delivery id.
     assert [(r.delivery_id, r.status) for r in requests] == [
-        ("first", 200), ("second", DROP), ("second", 200),
+        ("first", 200),
+        ("second", DROP),
+        ("second", 200),
     ]
     assert [r.connection_number for r in requests] == [1, 1, 2]
 
@@ -289,10 +291,29 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=30,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
     )
     return cert, key
 
@@ -709,7 +730,10 @@ def test_registry_builds_email_from_environment_style_strings() -> None:
         email = channels["email"]
         assert isinstance(email, EmailChannel)
         assert (email.host, email.port, email.starttls, email.username) == (
-            "smtp.hospital.example", 587, True, "cartwatch",
+            "smtp.hospital.example",
+            587,
+            True,
+            "cartwatch",
         )
     finally:
         close_channels(channels.values())
@@ -773,16 +797,18 @@ def test_registry_bad_provider_path_raises_a_clear_error(setting: str, expected:
         ({"SMTP_HOST": "smtp.example.org"}, "SMTP_SENDER is required"),
         ({"SMTP_HOST": "smtp.example.org", "SMTP_SENDER": "nobody"}, "not an email address"),
         ({"SMTP_HOST": "h.example", "SMTP_SENDER": "a@b.example", "SMTP_PORT": "x"}, "SMTP_PORT"),
-        ({"SMTP_HOST": "h.example", "SMTP_SENDER": "a@b.example", "SMTP_STARTTLS": "maybe"},
-         "SMTP_STARTTLS"),
-        ({"SMTP_HOST": "h.example", "SMTP_SENDER": "a@b.example", "SMTP_USERNAME": "u"},
-         "SMTP_USERNAME and SMTP_PASSWORD"),
+        (
+            {"SMTP_HOST": "h.example", "SMTP_SENDER": "a@b.example", "SMTP_STARTTLS": "maybe"},
+            "SMTP_STARTTLS",
+        ),
+        (
+            {"SMTP_HOST": "h.example", "SMTP_SENDER": "a@b.example", "SMTP_USERNAME": "u"},
+            "SMTP_USERNAME and SMTP_PASSWORD",
+        ),
         ({"WEBHOOK_TIMEOUT": "0"}, "WEBHOOK_TIMEOUT must be positive"),
     ],
 )
-def test_registry_bad_setting_raises_a_clear_error(
-    config: dict[str, Any], expected: str
-) -> None:
+def test_registry_bad_setting_raises_a_clear_error(config: dict[str, Any], expected: str) -> None:
     with pytest.raises(ChannelConfigError, match=expected.replace("(", r"\(")):
         channels_from_config(config | {"SMS_PROVIDER": "none", "PUSH_PROVIDER": "none"})
 

@@ -34,8 +34,12 @@ def test_nine_oclock_stays_nine_oclock_local_across_daylight_saving(after, expec
 def test_check_in_times_follow_each_patients_zone():
     after = utc(2026, 6, 1, 0, 30)
     assert next_checkin(["09:00", "21:00"], "Asia/Tokyo", after) == utc(2026, 6, 1, 12)  # 21:00 JST
-    assert next_checkin(["09:00", "21:00"], "America/Los_Angeles", after) == utc(2026, 6, 1, 4)  # 21:00 PDT
-    assert next_checkin(["09:00"], "Europe/Madrid", utc(2026, 6, 1, 7)) == utc(2026, 6, 2, 7)  # strictly after
+    assert next_checkin(["09:00", "21:00"], "America/Los_Angeles", after) == utc(
+        2026, 6, 1, 4
+    )  # 21:00 PDT
+    assert next_checkin(["09:00"], "Europe/Madrid", utc(2026, 6, 1, 7)) == utc(
+        2026, 6, 2, 7
+    )  # strictly after
 
 
 def test_previous_checkin_is_strictly_before():
@@ -43,32 +47,44 @@ def test_previous_checkin_is_strictly_before():
 
 
 def test_monitoring_ends_at_local_midnight_after_the_last_day():
-    assert monitoring_end(date(2026, 3, 1), 28, "America/New_York") == datetime(2026, 3, 30, 4, tzinfo=UTC)
+    assert monitoring_end(date(2026, 3, 1), 28, "America/New_York") == datetime(
+        2026, 3, 30, 4, tzinfo=UTC
+    )
 
 
 def reminders(in_db):
-    return in_db(lambda s: [(r.kind, r.recipient) for r in s.query(OutboxMessage).order_by(OutboxMessage.outbox_id)])
+    return in_db(
+        lambda s: [
+            (r.kind, r.recipient) for r in s.query(OutboxMessage).order_by(OutboxMessage.outbox_id)
+        ]
+    )
 
 
 def slot_of(in_db, patient):
     return in_db(lambda s: s.get(Patient, patient.patient_id).checkin_slot_at)
 
 
-def test_silent_patient_climbs_the_ladder_to_the_team(client, clock, make_patient, link_caregiver, sessions, in_db):
+def test_silent_patient_climbs_the_ladder_to_the_team(
+    client, clock, make_patient, link_caregiver, sessions, in_db
+):
     patient = make_patient(timezone="Europe/Madrid", infusion_date=clock.now.date().isoformat())
     caregiver = link_caregiver(patient)
-    client.post(f"/api/v1/teams/{patient.extra['team']['team_id']}/notification-targets",
-                json={"channel": "email", "label": "nurses", "address": "nurses@example.org"},
-                headers=patient.extra["team"]["clinician"].headers)
+    client.post(
+        f"/api/v1/teams/{patient.extra['team']['team_id']}/notification-targets",
+        json={"channel": "email", "label": "nurses", "address": "nurses@example.org"},
+        headers=patient.extra["team"]["clinician"].headers,
+    )
     slot = slot_of(in_db, patient)
     assert jobs.checkin_sweep(sessions, slot - timedelta(seconds=1)) == {}
     assert jobs.checkin_sweep(sessions, slot) == {"patient_reminded": 1}
     assert jobs.checkin_sweep(sessions, slot + timedelta(minutes=29)) == {}
     assert jobs.checkin_sweep(sessions, slot + timedelta(minutes=30)) == {"caregivers_reminded": 1}
     assert jobs.checkin_sweep(sessions, slot + timedelta(minutes=60)) == {"team_notified": 1}
-    assert reminders(in_db) == [("reminder", f"patient {patient.patient_id}"),
-                                ("reminder", f"caregiver {caregiver.user_id}"),
-                                ("missed_checkin", "nurses")]
+    assert reminders(in_db) == [
+        ("reminder", f"patient {patient.patient_id}"),
+        ("reminder", f"caregiver {caregiver.user_id}"),
+        ("missed_checkin", "nurses"),
+    ]
     flags = in_db(lambda s: [(f.rule_id, f.level, f.status) for f in s.query(Flag)])
     assert flags == [("R_MISSED_CHECKIN", "urgent", "open")]
     assert slot_of(in_db, patient) > slot
@@ -80,8 +96,14 @@ def test_a_report_stops_the_ladder(client, clock, make_patient, link_caregiver, 
     slot = slot_of(in_db, patient)
     assert jobs.checkin_sweep(sessions, slot) == {"patient_reminded": 1}
     clock.now = slot + timedelta(minutes=10)
-    assert client.post(f"/api/v1/patients/{patient.patient_id}/reports", json=report_body(clock),
-                       headers=patient.headers).status_code == 201
+    assert (
+        client.post(
+            f"/api/v1/patients/{patient.patient_id}/reports",
+            json=report_body(clock),
+            headers=patient.headers,
+        ).status_code
+        == 201
+    )
     assert jobs.checkin_sweep(sessions, slot + timedelta(minutes=30)) == {"checked_in": 1}
     assert len(reminders(in_db)) == 1
 
@@ -90,13 +112,21 @@ def test_report_before_the_checkin_time_counts(client, clock, make_patient, sess
     patient = make_patient()
     slot = slot_of(in_db, patient)
     clock.now = slot - timedelta(minutes=20)
-    client.post(f"/api/v1/patients/{patient.patient_id}/reports", json=report_body(clock), headers=patient.headers)
+    client.post(
+        f"/api/v1/patients/{patient.patient_id}/reports",
+        json=report_body(clock),
+        headers=patient.headers,
+    )
     assert jobs.checkin_sweep(sessions, slot) == {"checked_in": 1}
     assert reminders(in_db) == []
 
 
-def test_missed_checkin_after_the_high_risk_days_reminds_but_does_not_flag(client, clock, make_patient, sessions, in_db):
-    patient = make_patient(infusion_date=(clock.now - timedelta(days=20)).date().isoformat(), timezone="UTC")
+def test_missed_checkin_after_the_high_risk_days_reminds_but_does_not_flag(
+    client, clock, make_patient, sessions, in_db
+):
+    patient = make_patient(
+        infusion_date=(clock.now - timedelta(days=20)).date().isoformat(), timezone="UTC"
+    )
     slot = slot_of(in_db, patient)
     for minutes in (0, 30, 60):
         jobs.checkin_sweep(sessions, slot + timedelta(minutes=minutes))
@@ -104,17 +134,25 @@ def test_missed_checkin_after_the_high_risk_days_reminds_but_does_not_flag(clien
     assert [kind for kind, _ in reminders(in_db)] == ["reminder"]  # no caregivers linked
 
 
-def test_window_end_completes_the_patient_and_reports_are_still_judged(client, clock, make_patient, sessions, in_db):
-    patient = make_patient(infusion_date=(clock.now - timedelta(days=28)).date().isoformat(), timezone="UTC",
-                           monitoring_days=28)
+def test_window_end_completes_the_patient_and_reports_are_still_judged(
+    client, clock, make_patient, sessions, in_db
+):
+    patient = make_patient(
+        infusion_date=(clock.now - timedelta(days=28)).date().isoformat(),
+        timezone="UTC",
+        monitoring_days=28,
+    )
     ends = in_db(lambda s: s.get(Patient, patient.patient_id).monitoring_ends_at)
     assert jobs.end_monitoring_windows(sessions, ends - timedelta(seconds=1)) == {}
     assert jobs.end_monitoring_windows(sessions, ends) == {"completed": 1}
     record = client.get(f"/api/v1/patients/{patient.patient_id}", headers=patient.headers).json
     assert record["status"] == "completed"
     clock.now = ends + timedelta(hours=1)
-    late = client.post(f"/api/v1/patients/{patient.patient_id}/reports",
-                       json=report_body(clock, temperature={"value": 38.4, "unit": "C"}), headers=patient.headers)
+    late = client.post(
+        f"/api/v1/patients/{patient.patient_id}/reports",
+        json=report_body(clock, temperature={"value": 38.4, "unit": "C"}),
+        headers=patient.headers,
+    )
     assert late.status_code == 201 and late.json["prompt"]["action"] == "call_care_team"
     assert jobs.checkin_sweep(sessions, ends + timedelta(days=1)) == {}
 

@@ -1,10 +1,8 @@
 """The outbox dispatcher against real receivers on loopback: delivered, retried, never lost."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
 from alerts.outbox import DispatchSettings, dispatch_once
 from models.outbox import OutboxMessage, add_message, claim_due
@@ -13,9 +11,17 @@ from models.outbox import OutboxMessage, add_message, claim_due
 def queue(in_db, now, target, channel="webhook", count=1):
     def add(session):
         return [
-            add_message(session, kind="flag", channel=channel, target=target, recipient="ward",
-                        subject="[cartwatch] URGENT", text="Fever 38.6", payload={"event": "flags.raised"},
-                        now=now).delivery_id
+            add_message(
+                session,
+                kind="flag",
+                channel=channel,
+                target=target,
+                recipient="ward",
+                subject="[cartwatch] URGENT",
+                text="Fever 38.6",
+                payload={"event": "flags.raised"},
+                now=now,
+            ).delivery_id
             for _ in range(count)
         ]
 
@@ -23,23 +29,34 @@ def queue(in_db, now, target, channel="webhook", count=1):
 
 
 def rows(in_db):
-    return in_db(lambda s: [(r.status, r.attempts) for r in s.query(OutboxMessage).order_by(OutboxMessage.outbox_id)])
+    return in_db(
+        lambda s: [
+            (r.status, r.attempts) for r in s.query(OutboxMessage).order_by(OutboxMessage.outbox_id)
+        ]
+    )
 
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 
 
-def test_webhook_is_delivered_signed_with_its_delivery_id(sessions, in_db, channels, webhook_receiver):
+def test_webhook_is_delivered_signed_with_its_delivery_id(
+    sessions, in_db, channels, webhook_receiver
+):
     (delivery_id,) = queue(in_db, NOW, webhook_receiver.target)
     counts = dispatch_once(sessions, channels, now=NOW)
     assert counts.sent == 1
     (received,) = webhook_receiver.wait_for(1)
     assert received.signature_valid and received.delivery_id == delivery_id
-    assert received.payload["event"] == "flags.raised" and received.payload["delivery_id"] == delivery_id
+    assert (
+        received.payload["event"] == "flags.raised"
+        and received.payload["delivery_id"] == delivery_id
+    )
     assert rows(in_db) == [("sent", 1)]
 
 
-def test_receiver_down_then_up_gets_it_once_not_lost_not_duplicated(sessions, in_db, channels, webhook_receiver):
+def test_receiver_down_then_up_gets_it_once_not_lost_not_duplicated(
+    sessions, in_db, channels, webhook_receiver
+):
     queue(in_db, NOW, webhook_receiver.target)
     webhook_receiver.stop()
     assert dispatch_once(sessions, channels, now=NOW).retried == 1
@@ -54,7 +71,9 @@ def test_receiver_down_then_up_gets_it_once_not_lost_not_duplicated(sessions, in
     assert rows(in_db) == [("sent", 2)]
 
 
-def test_backoff_doubles_and_the_last_attempt_dead_letters(sessions, in_db, channels, webhook_receiver):
+def test_backoff_doubles_and_the_last_attempt_dead_letters(
+    sessions, in_db, channels, webhook_receiver
+):
     queue(in_db, NOW, webhook_receiver.target)
     webhook_receiver.respond_with = 503
     settings = DispatchSettings(max_attempts=4)
@@ -68,7 +87,9 @@ def test_backoff_doubles_and_the_last_attempt_dead_letters(sessions, in_db, chan
     assert rows(in_db) == [("dead", 4)]
 
 
-def test_permanent_failure_is_dead_at_once_and_an_admin_can_retry_it(client, make_user, sessions, in_db, channels, webhook_receiver, clock):
+def test_permanent_failure_is_dead_at_once_and_an_admin_can_retry_it(
+    client, make_user, sessions, in_db, channels, webhook_receiver, clock
+):
     queue(in_db, NOW, webhook_receiver.target)
     webhook_receiver.respond_with = 410
     assert dispatch_once(sessions, channels, now=NOW).dead == 1
@@ -77,7 +98,12 @@ def test_permanent_failure_is_dead_at_once_and_an_admin_can_retry_it(client, mak
     assert len(dead) == 1 and "410" in dead[0]["last_error"]
     assert client.get("/api/v1/outbox", headers=make_user("clinician").headers).status_code == 403
     webhook_receiver.respond_with = 200
-    assert client.post(f"/api/v1/outbox/{dead[0]['outbox_id']}/retry", headers=admin.headers).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/outbox/{dead[0]['outbox_id']}/retry", headers=admin.headers
+        ).status_code
+        == 200
+    )
     assert dispatch_once(sessions, channels, now=clock.now).sent == 1
 
 
@@ -95,7 +121,9 @@ def test_email_arrives_at_the_smtp_server(sessions, in_db, channels, smtp_receiv
     assert "Fever 38.6" in mail.body and delivery_id in mail.headers["X-Cartwatch-Delivery"]
 
 
-def test_a_dispatcher_that_died_mid_send_leaves_the_row_to_be_claimed_after_the_lease(sessions, in_db, channels, webhook_receiver):
+def test_a_dispatcher_that_died_mid_send_leaves_the_row_to_be_claimed_after_the_lease(
+    sessions, in_db, channels, webhook_receiver
+):
     queue(in_db, NOW, webhook_receiver.target)
     with sessions() as session:  # claimed, then the process "dies" before recording anything
         claim_due(session, now=NOW, lease_until=NOW + timedelta(seconds=60), limit=10)
@@ -112,8 +140,14 @@ def test_concurrent_dispatchers_never_claim_the_same_row(app, sessions, in_db):
     queue(in_db, NOW, {"url": "http://127.0.0.1:9/", "secret": "s" * 20}, count=6)
     first, second = sessions(), sessions()
     try:
-        a = [r.outbox_id for r in claim_due(first, now=NOW, lease_until=NOW + timedelta(minutes=1), limit=3)]
-        b = [r.outbox_id for r in claim_due(second, now=NOW, lease_until=NOW + timedelta(minutes=1), limit=3)]
+        a = [
+            r.outbox_id
+            for r in claim_due(first, now=NOW, lease_until=NOW + timedelta(minutes=1), limit=3)
+        ]
+        b = [
+            r.outbox_id
+            for r in claim_due(second, now=NOW, lease_until=NOW + timedelta(minutes=1), limit=3)
+        ]
         assert len(a) == 3 and len(b) == 3 and not set(a) & set(b)
     finally:
         first.rollback(), second.rollback(), first.close(), second.close()

@@ -17,12 +17,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class SchedulerProcess:
     def __init__(self, url: str) -> None:
-        env = os.environ | {"DATABASE_URL": url, "SECRET_KEY": "s" * 48, "LOG_LEVEL": "INFO",
-                            "DISPATCH_ON_COMMIT": "false"}
+        env = os.environ | {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "s" * 48,
+            "LOG_LEVEL": "INFO",
+            "DISPATCH_ON_COMMIT": "false",
+        }
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "api", "scheduler", "--retry-seconds", "0.3"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()

@@ -35,7 +35,9 @@ DROP = 0
 
 
 def _wait(
-    condition: threading.Condition, ready: Callable[[], bool], timeout: float,
+    condition: threading.Condition,
+    ready: Callable[[], bool],
+    timeout: float,
     what: Callable[[], str],
 ) -> None:
     with condition:
@@ -126,7 +128,11 @@ class _Handler(BaseHTTPRequestHandler):
                 body=body,
                 payload=payload,
                 signature_valid=verify(
-                    owner.secret, timestamp, body, signature, now=int(wall),
+                    owner.secret,
+                    timestamp,
+                    body,
+                    signature,
+                    now=int(wall),
                     tolerance=owner.tolerance,
                 ),
                 delivery_id=self.headers.get("X-Cartwatch-Delivery"),
@@ -243,8 +249,12 @@ class WebhookReceiver:
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedWebhook]:
         """Wait until ``count`` requests arrived (any answer); return them all."""
-        _wait(self._condition, lambda: len(self.received) >= count, timeout,
-              lambda: f"{count} webhook request(s), got {len(self.received)}")
+        _wait(
+            self._condition,
+            lambda: len(self.received) >= count,
+            timeout,
+            lambda: f"{count} webhook request(s), got {len(self.received)}",
+        )
         with self._condition:
             return list(self.received)
 
@@ -262,7 +272,8 @@ class WebhookReceiver:
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
             name=f"webhook-receiver-{self.port}",
         )
         self._thread.start()
@@ -346,9 +357,7 @@ class _SmtpHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(
-        self, server: Any, session: Any, envelope: Any
-    ) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
         parsed = message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
@@ -446,8 +455,12 @@ class SmtpReceiver:
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedMail]:
         """Wait until ``count`` mails arrived; return them all."""
-        _wait(self._condition, lambda: len(self.messages) >= count, timeout,
-              lambda: f"{count} mail(s), got {len(self.messages)}")
+        _wait(
+            self._condition,
+            lambda: len(self.messages) >= count,
+            timeout,
+            lambda: f"{count} mail(s), got {len(self.messages)}",
+        )
         with self._condition:
             return list(self.messages)
 

@@ -156,7 +156,9 @@ def test_proposal_flag_is_set_exactly_where_the_reference_says_proposal(rule):
 
 def test_evaluate_never_raises_the_scheduled_missed_checkin_rule(make_observation):
     observation = make_observation(temperature_c=None, symptoms={})
-    assert "R_MISSED_CHECKIN" not in [f.rule_id for f in evaluate(observation, History(), DEFAULT_THRESHOLDS)]
+    assert "R_MISSED_CHECKIN" not in [
+        f.rule_id for f in evaluate(observation, History(), DEFAULT_THRESHOLDS)
+    ]
 
 
 def test_message_keys_are_unique():
@@ -323,19 +325,16 @@ def test_combination_needs_both_measurements(fired, overrides, expected):
 
 
 def test_report_without_any_data_fires_only_temperature_missing(fired):
-    assert (
-        fired(
-            temperature_c=None,
-            heart_rate=None,
-            systolic_bp=None,
-            diastolic_bp=None,
-            spo2=None,
-            symptoms={},
-            ice=None,
-            antipyretic_last_6h=None,
-        )
-        == ["R_TEMP_MISSING"]
-    )
+    assert fired(
+        temperature_c=None,
+        heart_rate=None,
+        systolic_bp=None,
+        diastolic_bp=None,
+        spo2=None,
+        symptoms={},
+        ice=None,
+        antipyretic_last_6h=None,
+    ) == ["R_TEMP_MISSING"]
 
 
 def test_temperature_missing_is_watch_and_records_the_absence(make_observation):
@@ -426,8 +425,9 @@ SYMPTOM_CASES = [
     SYMPTOM_CASES,
     ids=[f"{code}={severity}" for code, severity, _ in SYMPTOM_CASES],
 )
-def test_symptom_severity_fires_only_the_rule_of_its_band(make_observation, code, severity,
-                                                          expected):
+def test_symptom_severity_fires_only_the_rule_of_its_band(
+    make_observation, code, severity, expected
+):
     findings = evaluate(make_observation(symptoms={code: severity}), History(), DEFAULT_THRESHOLDS)
     if expected is None:
         assert findings == []
@@ -451,8 +451,7 @@ def test_symptom_table_above_covers_every_catalog_code():
         ({"vomiting": 4, "diarrhea": 4}, "R_GI_SEVERE", {"vomiting": 4, "diarrhea": 4}),
         ({"cough": 1, "painful_urination": 2}, "R_INFECTION_SIGN", {"painful_urination": 2}),
         ({"cough": 1, "sore_throat": 1}, "R_INFECTION_MILD", {"cough": 1, "sore_throat": 1}),
-        ({"trouble_concentrating": 1, "memory_problems": 3}, "R_COGNITION",
-         {"memory_problems": 3}),
+        ({"trouble_concentrating": 1, "memory_problems": 3}, "R_COGNITION", {"memory_problems": 3}),
         ({"rash": 3, "swelling": 2, "vision_change": 1}, "R_OTHER_SEVERE", {"rash": 3}),
         ({"decreased_appetite": 2, "rash": 0}, "R_OTHER_SYMPTOM", {"decreased_appetite": 2}),
     ],
@@ -534,10 +533,18 @@ def test_finding_records_the_team_threshold_used(make_observation):
 @pytest.mark.parametrize(
     ("overrides", "field", "value", "expected"),
     [
-        ({"sbp_urgent_below": 100, "sbp_emergency_below": 85}, "systolic_bp", 99,
-         ["R_HYPOTENSION"]),
-        ({"sbp_urgent_below": 100, "sbp_emergency_below": 85}, "systolic_bp", 84,
-         ["R_SEVERE_HYPOTENSION"]),
+        (
+            {"sbp_urgent_below": 100, "sbp_emergency_below": 85},
+            "systolic_bp",
+            99,
+            ["R_HYPOTENSION"],
+        ),
+        (
+            {"sbp_urgent_below": 100, "sbp_emergency_below": 85},
+            "systolic_bp",
+            84,
+            ["R_SEVERE_HYPOTENSION"],
+        ),
         ({"spo2_urgent_below": 94}, "spo2", 93, ["R_HYPOXIA"]),
         ({"hr_watch_above": 110}, "heart_rate", 110, []),
         ({"hr_watch_above": 110}, "heart_rate", 111, ["R_HR_ELEVATED"]),
@@ -647,14 +654,18 @@ def test_validate_thresholds_rejects_too_fine_values(name, value, message):
     [
         ({"sbp_emergency_below": 90}, ["sbp_emergency_below"]),
         ({"sbp_urgent_below": 80}, ["sbp_urgent_below"]),
-        ({"sbp_urgent_below": 85, "sbp_emergency_below": 86}, ["sbp_emergency_below",
-                                                               "sbp_urgent_below"]),
+        (
+            {"sbp_urgent_below": 85, "sbp_emergency_below": 86},
+            ["sbp_emergency_below", "sbp_urgent_below"],
+        ),
         ({"spo2_emergency_below": 92}, ["spo2_emergency_below"]),
         ({"hr_watch_above": 120}, ["hr_watch_above"]),
         ({"hr_urgent_above": 100}, ["hr_urgent_above"]),
         ({"low_temp_c": "37.5", "fever_c": "37.5"}, ["low_temp_c", "fever_c"]),
-        ({"ice_urgent_below": 7, "ice_emergency_below": 7}, ["ice_emergency_below",
-                                                             "ice_urgent_below"]),
+        (
+            {"ice_urgent_below": 7, "ice_emergency_below": 7},
+            ["ice_emergency_below", "ice_urgent_below"],
+        ),
     ],
 )
 def test_validate_thresholds_rejects_an_incoherent_pair(overrides, fields):
@@ -764,8 +775,11 @@ def test_report_level_rejects_an_unknown_level():
 
 def test_every_finding_is_json_serialisable_and_carries_its_rule_version(make_observation):
     earlier = [
-        make_observation(recorded_at=NOW - timedelta(hours=30), temperature_c=Decimal("38.4"),
-                         symptoms={"fatigue": 0}),
+        make_observation(
+            recorded_at=NOW - timedelta(hours=30),
+            temperature_c=Decimal("38.4"),
+            symptoms={"fatigue": 0},
+        ),
         make_observation(recorded_at=NOW - timedelta(hours=6), temperature_c=Decimal("37.0")),
     ]
     findings = evaluate(
@@ -875,9 +889,7 @@ def test_fever_returned_ignores_reports_recorded_after_the_current_one(fired, ma
     history = History(earlier=_temps(make_observation, (30, "38.5"), (10, "37.0")) + future_fever)
     assert "R_FEVER_RETURNED" in fired(temperature_c=Decimal("38.5"), history=history)
     # An afebrile reading after "now" cannot document the fever-free period either.
-    only_future_afebrile = History(
-        earlier=_temps(make_observation, (30, "38.5"), (-2, "37.0"))
-    )
+    only_future_afebrile = History(earlier=_temps(make_observation, (30, "38.5"), (-2, "37.0")))
     assert "R_FEVER_RETURNED" not in fired(
         temperature_c=Decimal("38.5"), history=only_future_afebrile
     )
@@ -895,8 +907,9 @@ def test_fever_returned_uses_the_team_fever_threshold(fired, make_observation):
     # 38.2 six hours ago is a fever at 38.0 but not at the team's 38.3.
     history = History(earlier=_temps(make_observation, (30, "38.5"), (6, "38.2")))
     team = validate_thresholds({"fever_c": "38.3"})
-    assert "R_FEVER_RETURNED" in fired(temperature_c=Decimal("38.4"), history=history,
-                                       thresholds=team)
+    assert "R_FEVER_RETURNED" in fired(
+        temperature_c=Decimal("38.4"), history=history, thresholds=team
+    )
     assert "R_FEVER_RETURNED" not in fired(temperature_c=Decimal("38.4"), history=history)
 
 
@@ -936,8 +949,9 @@ def test_ice_below_baseline_records_total_and_baseline(make_observation):
         make_observation(ice=ice_with_total(9)), History(ice_baseline=10), DEFAULT_THRESHOLDS
     )
     below = [f for f in findings if f.rule_id == "R_ICE_BELOW_BASELINE"]
-    assert [(f.level, f.inputs) for f in below] == [("urgent", {"ice_total": 9,
-                                                                "ice_baseline": 10})]
+    assert [(f.level, f.inputs) for f in below] == [
+        ("urgent", {"ice_total": 9, "ice_baseline": 10})
+    ]
 
 
 @pytest.mark.parametrize("baseline", [11, -1, True])
@@ -977,8 +991,7 @@ def _symptom_reports(make_observation, *reports):
         ((), {"fatigue": 4}, False),
     ],
 )
-def test_symptom_worsening_fires_on_a_rise_of_two(fired, make_observation, reports, now,
-                                                   expected):
+def test_symptom_worsening_fires_on_a_rise_of_two(fired, make_observation, reports, now, expected):
     history = History(earlier=_symptom_reports(make_observation, *reports))
     assert ("R_SYMPTOM_WORSENING" in fired(symptoms=now, history=history)) is expected
 
@@ -1000,12 +1013,24 @@ def test_symptom_worsening_is_one_urgent_finding_listing_each_worsened_code(make
     assert worsening[0].inputs == {
         "symptom_worsening_delta": "2",
         "worsened": [
-            {"code": "dizziness", "severity": 2, "previous_severity": 0,
-             "previous_recorded_at": (NOW - timedelta(hours=36)).isoformat()},
-            {"code": "headache", "severity": 3, "previous_severity": 1,
-             "previous_recorded_at": (NOW - timedelta(hours=24)).isoformat()},
-            {"code": "fatigue", "severity": 2, "previous_severity": 0,
-             "previous_recorded_at": (NOW - timedelta(hours=24)).isoformat()},
+            {
+                "code": "dizziness",
+                "severity": 2,
+                "previous_severity": 0,
+                "previous_recorded_at": (NOW - timedelta(hours=36)).isoformat(),
+            },
+            {
+                "code": "headache",
+                "severity": 3,
+                "previous_severity": 1,
+                "previous_recorded_at": (NOW - timedelta(hours=24)).isoformat(),
+            },
+            {
+                "code": "fatigue",
+                "severity": 2,
+                "previous_severity": 0,
+                "previous_recorded_at": (NOW - timedelta(hours=24)).isoformat(),
+            },
         ],
     }
 
@@ -1013,10 +1038,10 @@ def test_symptom_worsening_is_one_urgent_finding_listing_each_worsened_code(make
 def test_symptom_worsening_uses_the_team_delta(fired, make_observation):
     history = History(earlier=_symptom_reports(make_observation, (24, {"fatigue": 1})))
     team = validate_thresholds({"symptom_worsening_delta": 3})
-    assert "R_SYMPTOM_WORSENING" not in fired(symptoms={"fatigue": 3}, history=history,
-                                              thresholds=team)
-    assert "R_SYMPTOM_WORSENING" in fired(symptoms={"fatigue": 4}, history=history,
-                                          thresholds=team)
+    assert "R_SYMPTOM_WORSENING" not in fired(
+        symptoms={"fatigue": 3}, history=history, thresholds=team
+    )
+    assert "R_SYMPTOM_WORSENING" in fired(symptoms={"fatigue": 4}, history=history, thresholds=team)
 
 
 def test_symptom_worsening_skips_yes_no_signs(fired, make_observation):
@@ -1041,7 +1066,5 @@ def test_history_with_naive_datetime_is_rejected(make_observation):
 
 
 def test_no_history_fires_no_history_rule(fired):
-    ids = fired(
-        temperature_c=Decimal("39.0"), symptoms={"fatigue": 4}, ice=ice_with_total(4)
-    )
+    ids = fired(temperature_c=Decimal("39.0"), symptoms={"fatigue": 4}, ice=ice_with_total(4))
     assert not {"R_FEVER_RETURNED", "R_ICE_BELOW_BASELINE", "R_SYMPTOM_WORSENING"} & set(ids)
