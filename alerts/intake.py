@@ -25,7 +25,7 @@ from alerts.prompts import build_prompt
 from models.errors import ConflictError, InvalidInputError
 from models.flags import Flag, ReportFinding, flags_of_report, open_flag
 from models.patients import Patient
-from models.reports import Report, ReportSymptom, recent_reports, report_by_client_id
+from models.reports import Report, ReportSymptom, recent_history, report_by_client_id
 from models.teams import CareTeam
 from models.thresholds import current_thresholds
 from models.users import User
@@ -43,6 +43,9 @@ class IntakeSettings:
     max_age: timedelta = timedelta(days=365)
     # How far back the history rules look (the fever-returned rule needs the last fever).
     history_window: timedelta = timedelta(days=14)
+    # ...and at most this many reports back (a patient reports a few times a day; the cap keeps
+    # one request's memory and time bounded however often someone submits).
+    history_limit: int = 200
     # A rule firing again within this time joins the patient's unacknowledged flag.
     flag_merge_window: timedelta = timedelta(hours=12)
 
@@ -67,21 +70,6 @@ def day_since_infusion(patient: Patient, at: datetime) -> int:
     """Return the day after infusion (day 0 = infusion date) in the patient's own time zone."""
     local_date = at.astimezone(ZoneInfo(patient.timezone)).date()
     return (local_date - patient.infusion_date).days
-
-
-def observation_of(report: Report) -> Observation:
-    """Turn a stored report into the rule engine's input."""
-    return Observation(
-        recorded_at=report.recorded_at,
-        temperature_c=report.temperature_c,
-        heart_rate=report.heart_rate,
-        systolic_bp=report.systolic_bp,
-        diastolic_bp=report.diastolic_bp,
-        spo2=report.spo2,
-        symptoms={s.code: s.severity for s in report.symptoms},
-        ice=Ice(**report.ice) if report.ice else None,
-        antipyretic_last_6h=report.antipyretic_last_6h,
-    )
 
 
 def observation_from(data: Mapping[str, Any], recorded_at: datetime) -> Observation:
@@ -137,10 +125,28 @@ def _check_time(recorded_at: datetime, now: datetime, settings: IntakeSettings) 
 def _history(
     session: Session, patient: Patient, recorded_at: datetime, settings: IntakeSettings
 ) -> History:
-    earlier = recent_reports(
-        session, patient.patient_id, since=recorded_at - settings.history_window, before=recorded_at
+    rows = recent_history(
+        session,
+        patient.patient_id,
+        since=recorded_at - settings.history_window,
+        before=recorded_at,
+        limit=settings.history_limit,
     )
-    return History(earlier=[observation_of(r) for r in earlier], ice_baseline=patient.ice_baseline)
+    earlier = [
+        Observation(
+            recorded_at=at,
+            temperature_c=temperature,
+            heart_rate=None,
+            systolic_bp=None,
+            diastolic_bp=None,
+            spo2=None,
+            symptoms=symptoms,
+            ice=None,
+            antipyretic_last_6h=None,
+        )
+        for at, temperature, symptoms in rows
+    ]
+    return History(earlier=earlier, ice_baseline=patient.ice_baseline)
 
 
 def _raise_flag(

@@ -30,10 +30,10 @@ DEFAULTS: dict[str, Any] = {
     "CODE_LIMIT_PER_ADDRESS": "20 per 15 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
-    # argon2id cost (argon2-cffi defaults, RFC 9106 low-memory profile).
-    "PASSWORD_HASH_TIME_COST": 3,
-    "PASSWORD_HASH_MEMORY_COST": 65536,
-    "PASSWORD_HASH_PARALLELISM": 4,
+    # argon2id cost: OWASP Password Storage Cheat Sheet minimum (19 MiB, 2 passes, 1 lane).
+    "PASSWORD_HASH_TIME_COST": 2,
+    "PASSWORD_HASH_MEMORY_COST": 19456,
+    "PASSWORD_HASH_PARALLELISM": 1,
     "TRUSTED_PROXIES": 0,
     # Notifications: sent right after the commit, and by the scheduler's sweep.
     "DISPATCH_ON_COMMIT": True,

@@ -100,21 +100,40 @@ def reports_query(
     return query.order_by(Report.recorded_at.desc(), Report.report_id.desc())
 
 
-def recent_reports(
-    session: Session, patient_id: int, *, since: datetime, before: datetime
-) -> list[Report]:
-    """Load the patient's reports recorded in [since, before): the history rules' one query."""
-    return list(
-        session.scalars(
-            select(Report)
-            .where(
-                Report.patient_id == patient_id,
-                Report.recorded_at >= since,
-                Report.recorded_at < before,
-            )
-            .order_by(Report.recorded_at)
+def recent_history(
+    session: Session, patient_id: int, *, since: datetime, before: datetime, limit: int
+) -> list[tuple[datetime, Decimal | None, dict[str, int]]]:
+    """Return (recorded_at, temperature_c, symptoms) of the patient's latest ``limit`` reports
+    recorded in [since, before), newest first: the history rules' one narrow query.
+    """
+    window = (
+        select(Report.report_id, Report.recorded_at, Report.temperature_c)
+        .where(
+            Report.patient_id == patient_id,
+            Report.recorded_at >= since,
+            Report.recorded_at < before,
         )
+        .order_by(Report.recorded_at.desc())
+        .limit(limit)
+        .subquery()
     )
+    rows = session.execute(
+        select(
+            window.c.report_id,
+            window.c.recorded_at,
+            window.c.temperature_c,
+            ReportSymptom.code,
+            ReportSymptom.severity,
+        )
+        .outerjoin(ReportSymptom, ReportSymptom.report_id == window.c.report_id)
+        .order_by(window.c.recorded_at.desc(), window.c.report_id)
+    )
+    history: dict[int, tuple[datetime, Decimal | None, dict[str, int]]] = {}
+    for report_id, recorded_at, temperature_c, code, severity in rows:
+        entry = history.setdefault(report_id, (recorded_at, temperature_c, {}))
+        if code is not None:
+            entry[2][code] = severity
+    return list(history.values())
 
 
 def reports_between_days(

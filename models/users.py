@@ -71,16 +71,26 @@ class RefreshTokenReusedError(AuthenticationError):
     keep_changes = True
 
 
-_hasher = PasswordHasher()
-# Verifying against a dummy hash for unknown e-mails keeps login time the same for both cases.
-_dummy_hash = _hasher.hash("cartwatch-dummy-password")
+# argon2id with OWASP's minimum profile (m=19 MiB, t=2, p=1): a 64 MiB hash per login would
+# double a worker's memory for the duration of each login.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+_dummy_hash: str | None = None
 
 
 def configure_password_hashing(time_cost: int, memory_cost: int, parallelism: int) -> None:
-    """Set the argon2id cost for this process (the defaults are argon2-cffi's, RFC 9106)."""
+    """Set the argon2id cost for this process."""
     global _hasher, _dummy_hash
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
-    _dummy_hash = _hasher.hash("cartwatch-dummy-password")
+    _dummy_hash = None
+
+
+def _dummy() -> str:
+    # Verifying against a dummy hash for unknown e-mails keeps login time the same for both
+    # cases; made on first use, not at import.
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("cartwatch-dummy-password")
+    return _dummy_hash
 
 
 def hash_password(password: str) -> str:
@@ -132,7 +142,7 @@ def authenticate(session: Session, *, email: str, password: str) -> User:
     """Return the active user with these credentials, or raise AuthenticationError."""
     user = user_by_email(session, email)
     if user is None:
-        is_password_correct(_dummy_hash, password)
+        is_password_correct(_dummy(), password)
         raise AuthenticationError("Wrong e-mail or password.")
     if not is_password_correct(user.password_hash, password) or not user.is_active:
         raise AuthenticationError("Wrong e-mail or password.")
