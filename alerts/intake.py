@@ -157,15 +157,18 @@ def _raise_flag(
     now: datetime,
     settings: IntakeSettings,
 ) -> tuple[Flag, bool]:
+    fired = {
+        "rule_id": finding.rule_id,
+        "rule_version": finding.rule_version,
+        "level": finding.level,
+        "threshold_version": threshold_version,
+        "inputs": dict(finding.inputs),
+    }
     flag = open_flag(session, report.patient_id, finding.rule_id, now - settings.flag_merge_window)
     if flag is None:
         flag = Flag(
             patient_id=report.patient_id,
-            rule_id=finding.rule_id,
-            rule_version=finding.rule_version,
-            level=finding.level,
-            threshold_version=threshold_version,
-            inputs=dict(finding.inputs),
+            **fired,
             status="open",
             first_report_id=report.report_id,
             last_report_id=report.report_id,
@@ -180,17 +183,7 @@ def _raise_flag(
         flag.last_report_id = report.report_id
         flag.last_seen_at = now
     session.flush()
-    session.add(
-        ReportFinding(
-            report_id=report.report_id,
-            rule_id=finding.rule_id,
-            rule_version=finding.rule_version,
-            level=finding.level,
-            threshold_version=threshold_version,
-            inputs=dict(finding.inputs),
-            flag_id=flag.flag_id,
-        )
-    )
+    session.add(ReportFinding(report_id=report.report_id, flag_id=flag.flag_id, **fired))
     return flag, flag.first_report_id == report.report_id
 
 

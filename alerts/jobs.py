@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -24,46 +24,59 @@ from alerts.checkins import (
 )
 from alerts.flags import due_escalations, escalate_flag
 from alerts.outbox import DispatchCounts, DispatchSettings, dispatch_due
+from models.flags import Flag
 from models.patients import Patient
 
 log = logging.getLogger("cartwatch.jobs")
 T = TypeVar("T")
 
 
-def _each(
-    session: Session,
-    items: Iterable[T],
-    work: Callable[[T], Any],
-    ident: Callable[[T], int],
+def _sweep(
+    sessions: Callable[[], Session],
     job: str,
+    due: Callable[[Session], Iterable[T]],
+    work: Callable[[Session, T], str],
+    ident: Callable[[T], int],
 ) -> dict[str, int]:
+    """Run ``work`` on each due item in its own savepoint; count the outcomes; commit once."""
     counts: dict[str, int] = {}
-    for item in items:
-        try:
-            with session.begin_nested():
-                outcome = str(work(item) or "done")
-        except Exception:
-            log.exception("%s: item %s failed; it stays due", job, ident(item))
-            outcome = "failed"
-        counts[outcome] = counts.get(outcome, 0) + 1
+    with sessions() as session:
+        for item in due(session):
+            try:
+                with session.begin_nested():
+                    outcome = work(session, item)
+            except Exception:
+                log.exception("%s: item %s failed; it stays due", job, ident(item))
+                outcome = "failed"
+            counts[outcome] = counts.get(outcome, 0) + 1
+        session.commit()
     return counts
+
+
+def _flag_id(flag: Flag) -> int:
+    return flag.flag_id
+
+
+def _patient_id(patient: Patient) -> int:
+    return patient.patient_id
 
 
 def escalate_unacknowledged(
     sessions: Callable[[], Session], now: datetime, limit: int = 1000
 ) -> dict[str, int]:
     """Escalate every urgent or emergency flag whose acknowledgement deadline passed."""
-    with sessions() as session:
-        flags = due_escalations(session, now, limit)
-        counts = _each(
-            session,
-            flags,
-            lambda flag: escalate_flag(session, flag, now=now) and "escalated",
-            lambda flag: flag.flag_id,
-            "escalate-unacknowledged",
-        )
-        session.commit()
-    return counts
+
+    def escalate(session: Session, flag: Flag) -> str:
+        escalate_flag(session, flag, now=now)
+        return "escalated"
+
+    return _sweep(
+        sessions,
+        "escalate-unacknowledged",
+        lambda s: due_escalations(s, now, limit),
+        escalate,
+        _flag_id,
+    )
 
 
 def checkin_sweep(
@@ -73,39 +86,27 @@ def checkin_sweep(
     limit: int = 5000,
 ) -> dict[str, int]:
     """Take every due check-in one step: remind the patient, the caregivers, then the team."""
-    with sessions() as session:
-        patients = due_checkins(session, now, limit)
-        counts = _each(
-            session,
-            patients,
-            lambda patient: step_checkin(session, patient, now, settings),
-            lambda patient: patient.patient_id,
-            "checkin-reminders",
-        )
-        session.commit()
-    return counts
-
-
-def _complete(patient: Patient) -> str:
-    complete_monitoring(patient)
-    return "completed"
+    return _sweep(
+        sessions,
+        "checkin-reminders",
+        lambda s: due_checkins(s, now, limit),
+        lambda s, patient: step_checkin(s, patient, now, settings),
+        _patient_id,
+    )
 
 
 def end_monitoring_windows(
     sessions: Callable[[], Session], now: datetime, limit: int = 5000
 ) -> dict[str, int]:
     """Move patients whose monitoring window closed to completed."""
-    with sessions() as session:
-        patients = due_window_ends(session, now, limit)
-        counts = _each(
-            session,
-            patients,
-            _complete,
-            lambda patient: patient.patient_id,
-            "end-monitoring",
-        )
-        session.commit()
-    return counts
+
+    def complete(session: Session, patient: Patient) -> str:
+        complete_monitoring(patient)
+        return "completed"
+
+    return _sweep(
+        sessions, "end-monitoring", lambda s: due_window_ends(s, now, limit), complete, _patient_id
+    )
 
 
 def dispatch_outbox(

@@ -127,20 +127,9 @@ def queue_to_caregivers(
     for link, user in caregiver_links(session, patient.patient_id):
         if link.revoked_at is not None or user.user_id == exclude_user_id:
             continue
-        add_message(
-            session,
-            kind=kind,
-            channel="email",
-            target={"address": user.email},
-            recipient=f"caregiver {user.user_id}",
-            subject=subject,
-            text=text,
-            payload={"event": kind, "patient_id": patient.patient_id},
-            now=now,
-            patient_id=patient.patient_id,
-            flag_id=flag_id,
-        )
-        notified.append(f"email:caregiver {user.user_id}")
+        recipient = f"caregiver {user.user_id}"
+        _email(session, patient, user.email, recipient, subject, text, kind, now, flag_id)
+        notified.append(f"email:{recipient}")
     return notified
 
 
@@ -155,17 +144,32 @@ def queue_to_patient(
     now: datetime,
 ) -> None:
     """E-mail the patient (reminders)."""
+    _email(session, patient, address, f"patient {patient.patient_id}", subject, text, kind, now)
+
+
+def _email(
+    session: Session,
+    patient: Patient,
+    address: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    kind: str,
+    now: datetime,
+    flag_id: int | None = None,
+) -> None:
     add_message(
         session,
         kind=kind,
         channel="email",
         target={"address": address},
-        recipient=f"patient {patient.patient_id}",
+        recipient=recipient,
         subject=subject,
         text=text,
         payload={"event": kind, "patient_id": patient.patient_id},
         now=now,
         patient_id=patient.patient_id,
+        flag_id=flag_id,
     )
 
 

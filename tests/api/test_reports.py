@@ -7,21 +7,7 @@ import pytest
 
 from models.flags import Flag
 from models.reports import Report
-
-
-def report_body(clock, **overrides):
-    body = {
-        "client_report_id": str(uuid.uuid4()),
-        "recorded_at": clock.now.isoformat(),
-        "temperature": {"value": 37.0, "unit": "C"},
-        "heart_rate": 80,
-        "systolic_bp": 120,
-        "diastolic_bp": 75,
-        "spo2": 98,
-        "symptoms": [],
-    }
-    body.update(overrides)
-    return body
+from tests.conftest import report_body
 
 
 def submit(client, person, body, patient_id=None):
@@ -275,50 +261,27 @@ def test_repeat_firing_joins_the_open_flag_but_the_patient_is_prompted_every_tim
     assert count(in_db, Flag) == 2
 
 
-def test_fever_returning_after_24_hours_afebrile_is_flagged(client, clock, make_patient):
+@pytest.mark.parametrize(
+    "after, returned", [(timedelta(hours=24), True), (timedelta(hours=23, minutes=59), False)]
+)
+def test_fever_returning_after_24_hours_afebrile_is_flagged(
+    client, clock, make_patient, after, returned
+):
     patient = make_patient()
     start = clock.now - timedelta(hours=30)
-    submit(
-        client,
-        patient,
-        report_body(clock, recorded_at=start.isoformat(), temperature={"value": 38.5, "unit": "C"}),
-    )
+    fever = {"value": 38.5, "unit": "C"}
+    submit(client, patient, report_body(clock, recorded_at=start.isoformat(), temperature=fever))
     submit(
         client, patient, report_body(clock, recorded_at=(start + timedelta(hours=6)).isoformat())
     )
-    returned = submit(
+    again = submit(
         client,
         patient,
         report_body(
-            clock,
-            recorded_at=(start + timedelta(hours=24)).isoformat(),
-            temperature={"value": 38.2, "unit": "C"},
+            clock, recorded_at=(start + after).isoformat(), temperature={"value": 38.2, "unit": "C"}
         ),
     )
-    assert "R_FEVER_RETURNED" in rule_ids(returned)
-
-
-def test_fever_within_24_hours_of_the_last_is_not_a_return(client, clock, make_patient):
-    patient = make_patient()
-    start = clock.now - timedelta(hours=30)
-    submit(
-        client,
-        patient,
-        report_body(clock, recorded_at=start.isoformat(), temperature={"value": 38.5, "unit": "C"}),
-    )
-    submit(
-        client, patient, report_body(clock, recorded_at=(start + timedelta(hours=6)).isoformat())
-    )
-    early = submit(
-        client,
-        patient,
-        report_body(
-            clock,
-            recorded_at=(start + timedelta(hours=23, minutes=59)).isoformat(),
-            temperature={"value": 38.2, "unit": "C"},
-        ),
-    )
-    assert "R_FEVER_RETURNED" not in rule_ids(early)
+    assert ("R_FEVER_RETURNED" in rule_ids(again)) is returned
 
 
 def ice(total_loss=0):
