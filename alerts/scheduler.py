@@ -141,6 +141,7 @@ def build_scheduler(
             "interval",
             seconds=seconds,
             id=job_id,
+            name=job_id,
             args=(job_id, work),
             next_run_time=utcnow(),
         )
