@@ -23,7 +23,7 @@ from alerts.flags import ESCALATING_LEVELS, start_escalation_clock
 from alerts.notify import queue_to_caregivers, queue_to_team
 from alerts.prompts import build_prompt
 from models.errors import ConflictError, InvalidInputError
-from models.flags import Flag, ReportFinding, flags_of_report, open_flag
+from models.flags import Flag, ReportFinding, flags_of_report, open_flags
 from models.patients import Patient
 from models.reports import Report, ReportSymptom, recent_history, report_by_client_id
 from models.teams import CareTeam
@@ -149,42 +149,63 @@ def _history(
     return History(earlier=earlier, ice_baseline=patient.ice_baseline)
 
 
-def _raise_flag(
+def _raise_flags(
     session: Session,
     report: Report,
-    finding: Finding,
+    findings: list[Finding],
     threshold_version: int,
     now: datetime,
     settings: IntakeSettings,
-) -> tuple[Flag, bool]:
-    fired = {
-        "rule_id": finding.rule_id,
-        "rule_version": finding.rule_version,
-        "level": finding.level,
-        "threshold_version": threshold_version,
-        "inputs": dict(finding.inputs),
-    }
-    flag = open_flag(session, report.patient_id, finding.rule_id, now - settings.flag_merge_window)
-    if flag is None:
-        flag = Flag(
-            patient_id=report.patient_id,
-            **fired,
-            status="open",
-            first_report_id=report.report_id,
-            last_report_id=report.report_id,
-            occurrences=1,
-            raised_at=now,
-            last_seen_at=now,
-            data_recorded_at=report.recorded_at,
+) -> list[tuple[ReportFinding, Flag]]:
+    """Raise a flag per finding, or join the patient's open flag of the same rule."""
+    if not findings:
+        return []
+    joinable = open_flags(
+        session, report.patient_id, [f.rule_id for f in findings], now - settings.flag_merge_window
+    )
+    flags = []
+    for finding in findings:
+        flag = joinable.get(finding.rule_id)
+        if flag is None:
+            flag = Flag(
+                patient_id=report.patient_id,
+                rule_id=finding.rule_id,
+                rule_version=finding.rule_version,
+                level=finding.level,
+                threshold_version=threshold_version,
+                inputs=dict(finding.inputs),
+                status="open",
+                first_report_id=report.report_id,
+                last_report_id=report.report_id,
+                occurrences=1,
+                raised_at=now,
+                last_seen_at=now,
+                data_recorded_at=report.recorded_at,
+            )
+            session.add(flag)
+        else:
+            flag.occurrences += 1
+            flag.last_report_id = report.report_id
+            flag.last_seen_at = now
+        flags.append(flag)
+    session.flush()  # the new flags get their ids in one round
+    raised = [
+        (
+            ReportFinding(
+                report_id=report.report_id,
+                flag_id=flag.flag_id,
+                rule_id=finding.rule_id,
+                rule_version=finding.rule_version,
+                level=finding.level,
+                threshold_version=threshold_version,
+                inputs=dict(finding.inputs),
+            ),
+            flag,
         )
-        session.add(flag)
-    else:
-        flag.occurrences += 1
-        flag.last_report_id = report.report_id
-        flag.last_seen_at = now
-    session.flush()
-    session.add(ReportFinding(report_id=report.report_id, flag_id=flag.flag_id, **fired))
-    return flag, flag.first_report_id == report.report_id
+        for finding, flag in zip(findings, flags, strict=True)
+    ]
+    session.add_all([finding for finding, _ in raised])
+    return raised
 
 
 def _notify(
@@ -192,12 +213,16 @@ def _notify(
     patient: Patient,
     team: CareTeam,
     report: Report,
-    raised: list[tuple[Flag, bool]],
+    raised: list[tuple[ReportFinding, Flag]],
     reporter: User,
     now: datetime,
 ) -> None:
     """Tell the team (and the other caregivers) about new urgent or emergency flags."""
-    alerting = [flag for flag, is_new in raised if is_new and flag.level in ESCALATING_LEVELS]
+    alerting = [
+        flag
+        for _, flag in raised
+        if flag.first_report_id == report.report_id and flag.level in ESCALATING_LEVELS
+    ]
     if not alerting:
         return
     for flag in alerting:
@@ -206,7 +231,7 @@ def _notify(
         session,
         team=team,
         patient=patient,
-        flags=[flag for flag, _ in raised],
+        flags=[flag for _, flag in raised],
         kind="flag",
         event="flags.raised",
         headline=f"{report.level} report",
@@ -305,7 +330,7 @@ def record_report(
             raise
         return _replay(session, existing, fingerprint)
 
-    raised = [_raise_flag(session, report, f, threshold_version, now, settings) for f in findings]
+    raised = _raise_flags(session, report, findings, threshold_version, now, settings)
     _notify(session, patient, team, report, raised, reporter, now)
     if patient.last_report_at is None or recorded_at > patient.last_report_at:
         patient.last_report_at = recorded_at
@@ -313,13 +338,18 @@ def record_report(
         # The first complete neuro check becomes the patient's own baseline.
         patient.ice_baseline = observation.ice.total
     session.flush()
-    return stored_answer(session, report, replayed=False)
+    return IntakeResult(
+        report, [flag_view(f, flag, report) for f, flag in raised], _prompt(report), False
+    )
 
 
 def stored_answer(session: Session, report: Report, *, replayed: bool = True) -> IntakeResult:
     """Return the answer a stored report gave: itself, its flags and its prompt."""
-    prompt = {key: value for key, value in report.prompt.items() if key != "rule_order"}
-    return IntakeResult(report, report_flags(session, report), prompt, replayed)
+    return IntakeResult(report, report_flags(session, report), _prompt(report), replayed)
+
+
+def _prompt(report: Report) -> dict[str, Any]:
+    return {key: value for key, value in report.prompt.items() if key != "rule_order"}
 
 
 def _replay(session: Session, existing: Report, fingerprint: str) -> IntakeResult:

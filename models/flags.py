@@ -74,18 +74,23 @@ class FlagEscalation(Base):
     notified: Mapped[list[str]] = mapped_column(JSON)
 
 
-def open_flag(session: Session, patient_id: int, rule_id: str, since: datetime) -> Flag | None:
-    """Return the patient's unacknowledged flag of this rule last seen at or after ``since``."""
-    return session.scalars(
+def open_flags(
+    session: Session, patient_id: int, rule_ids: list[str], since: datetime
+) -> dict[str, Flag]:
+    """Return the patient's unacknowledged flags of these rules last seen at or after ``since``."""
+    found: dict[str, Flag] = {}
+    for flag in session.scalars(
         select(Flag)
         .where(
             Flag.patient_id == patient_id,
-            Flag.rule_id == rule_id,
+            Flag.rule_id.in_(rule_ids),
             Flag.status == "open",
             Flag.last_seen_at >= since,
         )
-        .order_by(Flag.last_seen_at.desc())
-    ).first()
+        .order_by(Flag.last_seen_at)
+    ):
+        found[flag.rule_id] = flag  # the latest one wins
+    return found
 
 
 def flags_of_report(session: Session, report_id: int) -> list[tuple[ReportFinding, Flag]]:
