@@ -142,7 +142,7 @@ def enforce_patient_access() -> None:
         db.session.rollback()
         known = db.session.get(Patient, patient_id) is not None
         audit(audit_name, patient_id if known else None, user, outcome="denied")
-        refusal.keep_changes = True  # type: ignore[attr-defined]
+        refusal.keep_changes = True
         raise
     audit(audit_name, patient_id, user)
 

@@ -44,7 +44,7 @@ def _address_limit() -> str:
     return str(current_app.config["LOGIN_LIMIT_PER_ADDRESS"])
 
 
-def _code_limit() -> str:
+def code_limit() -> str:
     return str(current_app.config["CODE_LIMIT_PER_ADDRESS"])
 
 
@@ -114,7 +114,7 @@ class Logout(MethodView):
 
 @blp.route("/activate")
 class Activate(MethodView):
-    decorators = [limiter.limit(_code_limit, scope="redeem-code")]
+    decorators = [limiter.limit(code_limit, scope="redeem-code")]
 
     @blp.doc(security=PUBLIC)
     @blp.arguments(ActivateSchema)

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.access import Action, audit, patient_action
-from api.accounts import PUBLIC, _code_limit, new_session_tokens
+from api.accounts import PUBLIC, code_limit, new_session_tokens
 from api.auth import current_user, roles_required
 from api.extensions import db, limiter, utcnow
 from models import patients
@@ -83,7 +83,7 @@ class CaregiverById(MethodView):
 
 @blp.route("/caregivers/links")
 class CaregiverLinks(MethodView):
-    decorators = [limiter.limit(_code_limit, scope="redeem-code")]
+    decorators = [limiter.limit(code_limit, scope="redeem-code")]
 
     @roles_required(Role.CAREGIVER)
     @blp.arguments(AcceptInvitationSchema)
@@ -104,7 +104,7 @@ class CaregiverLinks(MethodView):
 
 @blp.route("/caregivers/signup")
 class CaregiverSignup(MethodView):
-    decorators = [limiter.limit(_code_limit, scope="redeem-code")]
+    decorators = [limiter.limit(code_limit, scope="redeem-code")]
 
     @blp.doc(security=PUBLIC)
     @blp.arguments(CaregiverSignupSchema)

@@ -79,7 +79,7 @@ def init_app(app: Flask) -> None:
     def _domain_error(error: DomainError) -> Any:
         # Most errors undo the request's work; a few (a revoked session after refresh token
         # reuse, an audited refusal) must be stored although the request fails.
-        if getattr(error, "keep_changes", False):
+        if error.keep_changes:
             db.session.commit()
         else:
             db.session.rollback()

@@ -8,6 +8,10 @@ from typing import Any
 class DomainError(Exception):
     """Base of every error a use case raises on purpose."""
 
+    # True when the work done before the error must be committed all the same (a revoked
+    # session after refresh-token reuse, the audit event of a refusal).
+    keep_changes: bool = False
+
     def __init__(self, message: str, errors: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message

@@ -68,7 +68,7 @@ class AuthSession(Base):
 class RefreshTokenReusedError(AuthenticationError):
     """A spent refresh token came back: the session was revoked, and that must be stored."""
 
-    keep_changes = True
+    keep_changes: bool = True
 
 
 # argon2id with OWASP's minimum profile (m=19 MiB, t=2, p=1): a 64 MiB hash per login would
