@@ -13,16 +13,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerts.flags import start_escalation_clock
-from alerts.notify import queue_to_caregivers, queue_to_patient, queue_to_team
+from alerts.notify import Directory, queue_to_caregivers, queue_to_patient, queue_to_team
 from alerts.rules import RULES_BY_ID
 from models.flags import Flag
 from models.patients import Patient, PatientStatus
 from models.teams import CareTeam
-from models.users import User
 
 MISSED = RULES_BY_ID["R_MISSED_CHECKIN"]
 
@@ -109,9 +108,14 @@ def _day(patient: Patient, at: datetime) -> int:
 
 
 def step_checkin(
-    session: Session, patient: Patient, now: datetime, settings: CheckinSettings
+    session: Session,
+    patient: Patient,
+    now: datetime,
+    settings: CheckinSettings,
+    directory: Directory | None = None,
 ) -> str:
     """Move one patient's silence ladder one step; return what was done."""
+    directory = directory or Directory(session)
     slot = patient.checkin_slot_at
     if slot is None:
         patient.next_checkin_action_at = None
@@ -119,10 +123,9 @@ def step_checkin(
     if has_checked_in(patient, slot):
         _advance(patient, now)
         return "checked_in"
-    team = session.get(CareTeam, patient.team_id)
-    assert team is not None
+    team = directory.team(patient.team_id)
     if patient.checkin_stage == 0:
-        user = session.get(User, patient.user_id) if patient.user_id else None
+        user = directory.user(patient.user_id) if patient.user_id else None
         if user is not None:
             queue_to_patient(
                 session,
@@ -143,6 +146,7 @@ def step_checkin(
             team=team,
             kind="reminder",
             now=now,
+            directory=directory,
             subject=f"[cartwatch] {patient.display_name} has not checked in",
             text=f"{patient.display_name} has not sent a report since the last check-in. "
             "Please check on them and send the report in the app, or call the care team on "
@@ -153,7 +157,7 @@ def step_checkin(
         return "caregivers_reminded"
     day = _day(patient, slot)
     if 0 <= day <= settings.high_risk_last_day:
-        _missed_checkin_flag(session, patient, team, slot, day, now)
+        _missed_checkin_flag(session, patient, team, slot, day, now, directory)
         _advance(patient, now)
         return "team_notified"
     _advance(patient, now)
@@ -161,7 +165,13 @@ def step_checkin(
 
 
 def _missed_checkin_flag(
-    session: Session, patient: Patient, team: CareTeam, slot: datetime, day: int, now: datetime
+    session: Session,
+    patient: Patient,
+    team: CareTeam,
+    slot: datetime,
+    day: int,
+    now: datetime,
+    directory: Directory,
 ) -> None:
     inputs = {
         "checkin_at": slot.isoformat(),
@@ -184,7 +194,7 @@ def _missed_checkin_flag(
         data_recorded_at=None,
     )
     session.add(flag)
-    session.flush()
+    session.flush()  # the alert's payload names the flag
     start_escalation_clock(team, flag, now)
     queue_to_team(
         session,
@@ -196,6 +206,7 @@ def _missed_checkin_flag(
         headline="missed check-in",
         day=day,
         now=now,
+        directory=directory,
     )
 
 
@@ -209,17 +220,17 @@ def due_checkins(session: Session, now: datetime, limit: int) -> Sequence[Patien
     ).all()
 
 
-def due_window_ends(session: Session, now: datetime, limit: int) -> Sequence[Patient]:
-    """Return active patients whose monitoring window has closed (an indexed read)."""
-    return session.scalars(
-        select(Patient)
+def complete_due_windows(session: Session, now: datetime) -> int:
+    """Move every active patient whose monitoring window closed to completed, in one UPDATE.
+
+    Reports are still accepted and judged afterwards; only the reminders stop.
+    """
+    result = session.execute(
+        update(Patient)
         .where(Patient.monitoring_ends_at <= now, Patient.status == PatientStatus.ACTIVE)
-        .order_by(Patient.monitoring_ends_at)
-        .limit(limit)
-    ).all()
-
-
-def complete_monitoring(patient: Patient) -> None:
-    """Move a patient whose window closed to completed (reports are still accepted and judged)."""
-    patient.status = PatientStatus.COMPLETED.value
-    patient.checkin_slot_at = patient.next_checkin_action_at = None
+        .values(
+            status=PatientStatus.COMPLETED.value, checkin_slot_at=None, next_checkin_action_at=None
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

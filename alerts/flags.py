@@ -9,10 +9,9 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.notify import fallback_contacts, on_call_contacts, queue_to_team, team_contacts
+from alerts.notify import Directory, fallback_contacts, on_call_contacts, queue_to_team
 from models.errors import ConflictError
 from models.flags import Flag, FlagEscalation
-from models.patients import Patient
 from models.teams import CareTeam
 from models.users import User
 
@@ -83,17 +82,18 @@ def due_escalations(session: Session, now: datetime, limit: int) -> Sequence[Fla
     ).all()
 
 
-def escalate_flag(session: Session, flag: Flag, *, now: datetime) -> list[str]:
+def escalate_flag(
+    session: Session, flag: Flag, *, now: datetime, directory: Directory | None = None
+) -> list[str]:
     """Take an unacknowledged flag one step up: on-call, then fallback, then everyone, again.
 
     ---
     A step whose contact is not configured falls through to everyone: an escalation never
     goes nowhere while anyone at all is configured.
     """
-    patient = session.get(Patient, flag.patient_id)
-    team = session.get(CareTeam, patient.team_id) if patient else None
-    if patient is None or team is None:
-        raise ConflictError("Flag without patient or team.")
+    directory = directory or Directory(session)
+    patient = directory.patient(flag.patient_id)
+    team = directory.team(patient.team_id)
     step = flag.escalation_step + 1
     on_call, fallback = on_call_contacts(team), fallback_contacts(team)
     if step == 1 and on_call:
@@ -101,7 +101,7 @@ def escalate_flag(session: Session, flag: Flag, *, now: datetime) -> list[str]:
     elif step == 2 and fallback:
         contacts = fallback
     else:
-        contacts = team_contacts(session, team) + on_call + fallback
+        contacts = directory.targets(team.team_id) + on_call + fallback
     minutes = int((now - flag.raised_at).total_seconds() // 60)
     notified = queue_to_team(
         session,
@@ -119,5 +119,4 @@ def escalate_flag(session: Session, flag: Flag, *, now: datetime) -> list[str]:
     session.add(FlagEscalation(flag_id=flag.flag_id, step=step, at=now, notified=notified))
     flag.escalation_step = step
     flag.next_escalation_at = now + (escalation_delay(team, flag.level) or timedelta(minutes=15))
-    session.flush()
     return notified

@@ -249,7 +249,7 @@ def _notify(
         team=team,
         kind="flag_caregiver",
         now=now,
-        flag_id=alerting[0].flag_id,
+        flag=alerting[0],
         exclude_user_id=reporter.user_id,
         subject=f"[cartwatch] {patient.display_name}: {report.prompt['action'].replace('_', ' ')}",
         text=f"{patient.display_name} sent a report that needs action now. "

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from alerts.channels import Channel, DeliveryError, Message
-from models.outbox import OutboxMessage, claim_due
+from models.outbox import OutboxMessage, claim_due, mark_sent
 
 log = logging.getLogger("cartwatch.outbox")
 
@@ -91,26 +91,26 @@ def dispatch_once(
     counts = DispatchCounts()
     if not outcomes:
         return counts
+    sent = [outbox_id for outbox_id, failure in outcomes.items() if failure is None]
+    failed = {outbox_id: f for outbox_id, f in outcomes.items() if f is not None}
     with sessions() as session:
-        for outbox_id, failure in outcomes.items():
+        mark_sent(session, sent, now)
+        counts.sent = len(sent)
+        for outbox_id, failure in failed.items():
             stored = session.get(OutboxMessage, outbox_id)
             if stored is not None:
-                _record(stored, failure, now, settings, counts)
+                _record_failure(stored, failure, now, settings, counts)
         session.commit()
     return counts
 
 
-def _record(
+def _record_failure(
     row: OutboxMessage,
-    failure: DeliveryError | None,
+    failure: DeliveryError,
     now: datetime,
     settings: DispatchSettings,
     counts: DispatchCounts,
 ) -> None:
-    if failure is None:
-        row.status, row.sent_at, row.last_error = "sent", now, None
-        counts.sent += 1
-        return
     row.last_error = str(failure)[:500]
     if failure.permanent or row.attempts >= settings.max_attempts:
         row.status = "dead"

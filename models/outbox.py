@@ -13,10 +13,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Select, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    Text,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import Base
+from models.flags import Flag
 
 
 class OutboxMessage(Base):
@@ -46,6 +58,9 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
 
+    # Lets a message be queued with a flag that has no id yet (set at the next flush).
+    flag: Mapped[Flag | None] = relationship(lazy="raise")
+
 
 class NotificationTarget(Base):
     """Where a care team wants its alerts: a webhook, a mailbox, a phone, a device."""
@@ -73,7 +88,7 @@ def add_message(
     payload: dict[str, Any],
     now: datetime,
     patient_id: int | None = None,
-    flag_id: int | None = None,
+    flag: Flag | None = None,
 ) -> OutboxMessage:
     """Queue a notification in the current transaction."""
     message = OutboxMessage(
@@ -86,7 +101,7 @@ def add_message(
         text=text,
         payload=payload,
         patient_id=patient_id,
-        flag_id=flag_id,
+        flag=flag,
         status="pending",
         attempts=0,
         created_at=now,
@@ -110,11 +125,28 @@ def claim_due(
             .with_for_update(skip_locked=True)
         )
     )
-    for row in rows:
-        row.attempts += 1
-        row.next_attempt_at = lease_until
-    session.flush()
+    if rows:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.outbox_id.in_([row.outbox_id for row in rows]))
+            .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        for row in rows:
+            set_committed_value(row, "attempts", row.attempts + 1)
+            set_committed_value(row, "next_attempt_at", lease_until)
     return rows
+
+
+def mark_sent(session: Session, outbox_ids: list[int], now: datetime) -> None:
+    """Record that these messages were delivered, in one UPDATE."""
+    if outbox_ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.outbox_id.in_(outbox_ids))
+            .values(status="sent", sent_at=now, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def active_targets(session: Session, team_id: int) -> list[NotificationTarget]:

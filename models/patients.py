@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -63,6 +64,13 @@ class Patient(Base):
         CheckConstraint("status IN ('active', 'completed', 'withdrawn')", name="status"),
         CheckConstraint("temperature_unit IN ('C', 'F')", name="temperature_unit"),
         CheckConstraint("monitoring_days BETWEEN 1 AND 365", name="monitoring_days"),
+        # Only active patients' windows can end; completed ones must not slow the sweep down.
+        Index(
+            "ix_patients_active_monitoring_ends_at",
+            "monitoring_ends_at",
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
     )
 
     patient_id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,7 +92,7 @@ class Patient(Base):
     checkin_slot_at: Mapped[datetime | None]
     checkin_stage: Mapped[int] = mapped_column(default=0)
     next_checkin_action_at: Mapped[datetime | None] = mapped_column(index=True)
-    monitoring_ends_at: Mapped[datetime | None] = mapped_column(index=True)
+    monitoring_ends_at: Mapped[datetime | None]
     last_report_at: Mapped[datetime | None]
     enrolled_at: Mapped[datetime]
     enrolled_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id"))
