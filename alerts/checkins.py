@@ -114,8 +114,17 @@ def step_checkin(
     settings: CheckinSettings,
     directory: Directory | None = None,
 ) -> str:
-    """Move one patient's silence ladder one step; return what was done."""
-    directory = directory or Directory(session)
+    """Move one patient's silence ladder one step; return what was done.
+
+    ---
+    Within a sweep the caller's ``directory.flush()`` queues the missed check-in alerts; called
+    alone, this step does it itself.
+    """
+    if directory is None:
+        directory = Directory(session)
+        outcome = step_checkin(session, patient, now, settings, directory)
+        directory.flush()
+        return outcome
     slot = patient.checkin_slot_at
     if slot is None:
         patient.next_checkin_action_at = None
@@ -193,20 +202,22 @@ def _missed_checkin_flag(
         last_seen_at=now,
         data_recorded_at=None,
     )
-    session.add(flag)
-    session.flush()  # the alert's payload names the flag
     start_escalation_clock(team, flag, now)
-    queue_to_team(
-        session,
-        team=team,
-        patient=patient,
-        flags=[flag],
-        kind="missed_checkin",
-        event="checkin.missed",
-        headline="missed check-in",
-        day=day,
-        now=now,
-        directory=directory,
+    session.add(flag)
+    # The alert's payload names the flag: queue it once the batch's flush gave the flag an id.
+    directory.after_flush(
+        lambda: queue_to_team(
+            session,
+            team=team,
+            patient=patient,
+            flags=[flag],
+            kind="missed_checkin",
+            event="checkin.missed",
+            headline="missed check-in",
+            day=day,
+            now=now,
+            directory=directory,
+        )
     )
 
 

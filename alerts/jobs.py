@@ -48,9 +48,10 @@ def _sweep(
         try:
             with session.begin_nested():
                 outcomes = [work(session, item, directory) for item in items]
-                session.flush()
+                directory.flush()
         except Exception:
             log.warning("%s: a batch of %s failed; redoing it item by item", job, len(items))
+            directory.discard()
             outcomes = [_one(session, job, item, work, ident, directory) for item in items]
         session.commit()
     counts: dict[str, int] = {}
@@ -70,10 +71,11 @@ def _one(
     try:
         with session.begin_nested():
             outcome = work(session, item, directory)
-            session.flush()
+            directory.flush()
         return outcome
     except Exception:
         log.exception("%s: item %s failed; it stays due", job, ident(item))
+        directory.discard()
         return "failed"
 
 

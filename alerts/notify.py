@@ -7,7 +7,7 @@ and fallback contacts, and the patient's linked caregivers, never to logs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,25 @@ class Directory:
         self.users: dict[int, User] = {}
         self._targets: dict[int, list[Contact]] = {}
         self._caregivers: dict[int, list[User]] = {}
+        # Notifications that name rows not flushed yet: queued after the batch's one flush.
+        self._after_flush: list[Callable[[], object]] = []
+
+    def after_flush(self, work: Callable[[], object]) -> None:
+        """Run ``work`` once the pending rows have ids (see ``flush``)."""
+        self._after_flush.append(work)
+
+    def discard(self) -> None:
+        """Forget the waiting notifications of work that was rolled back."""
+        self._after_flush.clear()
+
+    def flush(self) -> None:
+        """Flush the session, then queue the notifications that waited for ids."""
+        self.session.flush()
+        waiting, self._after_flush = self._after_flush, []
+        for work in waiting:
+            work()
+        if waiting:
+            self.session.flush()
 
     def load_patients(self, patient_ids: Iterable[int]) -> list[Patient]:
         """Load patients by id in one query."""

@@ -168,3 +168,35 @@ def test_a_broken_patient_does_not_stop_the_sweep(client, clock, make_patient, s
     slot = max(slot_of(in_db, broken), slot_of(in_db, healthy))
     counts = jobs.checkin_sweep(sessions, slot)
     assert counts == {"failed": 1, "patient_reminded": 1}
+
+
+def test_a_failure_after_a_missed_checkin_in_the_batch_still_alerts_once(
+    client, clock, make_patient, sessions, in_db
+):
+    """The batch fails, is redone item by item; the good patient's alert is queued exactly once."""
+    team_patient = make_patient(infusion_date=clock.now.date().isoformat())
+    team = team_patient.extra["team"]
+    client.post(
+        f"/api/v1/teams/{team['team_id']}/notification-targets",
+        json={"channel": "email", "label": "nurses", "address": "nurses@example.org"},
+        headers=team["clinician"].headers,
+    )
+    broken = make_patient(team)
+    slot = slot_of(in_db, team_patient)
+
+    def prepare(session):
+        for pid, stage in ((team_patient.patient_id, 2), (broken.patient_id, 2)):
+            patient = session.get(Patient, pid)
+            patient.checkin_stage, patient.checkin_slot_at, patient.next_checkin_action_at = (
+                stage,
+                slot,
+                slot,
+            )
+        session.get(Patient, broken.patient_id).timezone = "Not/AZone"
+
+    in_db(prepare)
+    counts = jobs.checkin_sweep(sessions, slot + timedelta(hours=1))
+    assert counts == {"failed": 1, "team_notified": 1}
+    assert reminders(in_db) == [("missed_checkin", "nurses")]
+    flags = in_db(lambda s: [(f.patient_id, f.rule_id) for f in s.query(Flag)])
+    assert flags == [(team_patient.patient_id, "R_MISSED_CHECKIN")]
