@@ -24,6 +24,7 @@ from alerts.notify import queue_to_caregivers, queue_to_team
 from alerts.prompts import build_prompt
 from models.errors import ConflictError, InvalidInputError
 from models.flags import Flag, ReportFinding, flags_of_report, open_flags
+from models.outbox import write_pending
 from models.patients import Patient
 from models.reports import Report, ReportSymptom, recent_history, report_by_client_id
 from models.teams import CareTeam
@@ -338,6 +339,7 @@ def record_report(
         # The first complete neuro check becomes the patient's own baseline.
         patient.ice_baseline = observation.ice.total
     session.flush()
+    write_pending(session)
     return IntakeResult(
         report, [flag_view(f, flag, report) for f, flag in raised], _prompt(report), False
     )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from alerts.rules import RULES_BY_ID
 from models.flags import Flag
-from models.outbox import NotificationTarget, add_message
+from models.outbox import NotificationTarget, add_message, write_pending
 from models.patients import CaregiverLink, Patient
 from models.teams import CareTeam
 from models.users import User
@@ -52,13 +52,12 @@ class Directory:
         self._after_flush.clear()
 
     def flush(self) -> None:
-        """Flush the session, then queue the notifications that waited for ids."""
+        """Flush the session, queue the notifications that waited for ids, write the outbox."""
         self.session.flush()
         waiting, self._after_flush = self._after_flush, []
         for work in waiting:
             work()
-        if waiting:
-            self.session.flush()
+        write_pending(self.session)
 
     def load_patients(self, patient_ids: Iterable[int]) -> list[Patient]:
         """Load patients by id in one query."""

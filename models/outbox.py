@@ -21,10 +21,12 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    event,
+    insert,
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import Base
@@ -58,9 +60,6 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
 
-    # Lets a message be queued with a flag that has no id yet (set at the next flush).
-    flag: Mapped[Flag | None] = relationship(lazy="raise")
-
 
 class NotificationTarget(Base):
     """Where a care team wants its alerts: a webhook, a mailbox, a phone, a device."""
@@ -76,6 +75,9 @@ class NotificationTarget(Base):
     created_at: Mapped[datetime]
 
 
+PENDING = "cartwatch.outbox.pending"
+
+
 def add_message(
     session: Session,
     *,
@@ -89,27 +91,60 @@ def add_message(
     now: datetime,
     patient_id: int | None = None,
     flag: Flag | None = None,
-) -> OutboxMessage:
-    """Queue a notification in the current transaction."""
-    message = OutboxMessage(
-        delivery_id=str(uuid.uuid4()),
-        kind=kind,
-        channel=channel,
-        target=target,
-        recipient=recipient,
-        subject=subject,
-        text=text,
-        payload=payload,
-        patient_id=patient_id,
-        flag=flag,
-        status="pending",
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now,
+) -> str:
+    """Queue a notification in the current transaction; return its delivery id.
+
+    ---
+    Rows wait in the session and are written in one INSERT by ``write_pending`` (at the end of
+    the use case or sweep, and at the latest just before the commit), so a sweep that alerts a
+    thousand people costs one statement. The flag must already have its id.
+    """
+    if flag is not None and flag.flag_id is None:
+        raise ValueError("flush the flag before queueing a message about it")
+    delivery_id = str(uuid.uuid4())
+    session.info.setdefault(PENDING, []).append(
+        {
+            "delivery_id": delivery_id,
+            "kind": kind,
+            "channel": channel,
+            "target": target,
+            "recipient": recipient,
+            "subject": subject,
+            "text": text,
+            "payload": payload,
+            "patient_id": patient_id,
+            "flag_id": flag.flag_id if flag is not None else None,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
     )
-    session.add(message)
     session.info["outbox_added"] = True
-    return message
+    return delivery_id
+
+
+def write_pending(session: Session) -> int:
+    """Write the queued messages of this session in one INSERT; return how many."""
+    rows = session.info.pop(PENDING, None)
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
+    return len(rows or ())
+
+
+@event.listens_for(Session, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    # The safety net: whatever a use case queued is written inside its own transaction.
+    if session.info.get(PENDING):
+        session.flush()
+        write_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous_transaction: Any) -> None:
+    # Messages not yet written belong to the work that was just rolled back (every sweep
+    # writes them at the end of each savepoint that succeeds).
+    session.info.pop(PENDING, None)
 
 
 def claim_due(

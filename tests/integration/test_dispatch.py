@@ -21,7 +21,7 @@ def queue(in_db, now, target, channel="webhook", count=1):
                 text="Fever 38.6",
                 payload={"event": "flags.raised"},
                 now=now,
-            ).delivery_id
+            )
             for _ in range(count)
         ]
 
