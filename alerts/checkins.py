@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from alerts.flags import start_escalation_clock
 from alerts.notify import Directory, queue_to_caregivers, queue_to_patient, queue_to_team
@@ -24,6 +25,7 @@ from models.patients import Patient, PatientStatus
 from models.teams import CareTeam
 
 MISSED = RULES_BY_ID["R_MISSED_CHECKIN"]
+LADDER_COLUMNS = ("checkin_slot_at", "checkin_stage", "next_checkin_action_at")
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,21 @@ def step_checkin(
         outcome = step_checkin(session, patient, now, settings, directory)
         directory.flush()
         return outcome
+    outcome = _step(session, patient, now, settings, directory)
+    # Every step writes the same three columns, so that the flush can write a whole batch of
+    # patients with one executemany (the ORM batches only rows that change the same columns).
+    for column in LADDER_COLUMNS:
+        flag_modified(patient, column)
+    return outcome
+
+
+def _step(
+    session: Session,
+    patient: Patient,
+    now: datetime,
+    settings: CheckinSettings,
+    directory: Directory,
+) -> str:
     slot = patient.checkin_slot_at
     if slot is None:
         patient.next_checkin_action_at = None
