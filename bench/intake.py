@@ -552,6 +552,21 @@ def busy_fraction(seconds: float = 2.0) -> float:
     return 1 - (idle1 - idle0) / max(total1 - total0, 1)
 
 
+def wait_idle(limit: float, threshold: float = 0.10) -> float:
+    """Wait (at most ``limit`` s) until the machine is < ``threshold`` busy; return the last
+    reading. Other work on a small machine skews latency figures."""
+    busy = busy_fraction()
+    deadline = time.monotonic() + limit
+    if busy > threshold and limit > 0:
+        log(f"the machine is {100 * busy:.0f}% busy: waiting up to {limit:.0f} s for it to "
+            "quieten")
+    while busy > threshold and time.monotonic() < deadline:
+        busy = busy_fraction()
+    if busy > threshold:
+        log(f"WARNING: the machine is {100 * busy:.0f}% busy (something else is running)")
+    return busy
+
+
 def cpu_by_group(before: dict[int, tuple[str, int, int]], after: dict[int, tuple[str, int, int]],
                  server_pids: set[int], pg_pids: set[int]) -> dict[str, float]:
     """CPU seconds used between two snapshots, by gunicorn / postgres / wrk / other.

@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.intake import (  # noqa: E402
+    wait_idle,
     connect,
     drop_database,
     log,
@@ -75,34 +76,6 @@ TARGET_MS = 200.0
 
 
 # --- Machine load ---------------------------------------------------------------------------------
-
-def busy_fraction(seconds: float = 2.0) -> float:
-    """Share of all CPUs busy over ``seconds`` (from /proc/stat)."""
-
-    def read() -> tuple[int, int]:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return sum(values), values[3] + values[4]
-
-    total0, idle0 = read()
-    time.sleep(seconds)
-    total1, idle1 = read()
-    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
-
-
-def wait_idle(limit: float, threshold: float = 0.10) -> float:
-    """Wait (at most ``limit`` s) until the machine is < ``threshold`` busy; return the last
-    reading. Other work on a small machine skews latency figures."""
-    busy = busy_fraction()
-    deadline = time.monotonic() + limit
-    if busy > threshold and limit > 0:
-        log(f"the machine is {100 * busy:.0f}% busy: waiting up to {limit:.0f} s for it to "
-            "quieten")
-    while busy > threshold and time.monotonic() < deadline:
-        busy = busy_fraction()
-    if busy > threshold:
-        log(f"WARNING: the machine is {100 * busy:.0f}% busy (something else is running)")
-    return busy
-
 
 # --- Seeding -------------------------------------------------------------------------------------
 
