@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+from urllib.parse import urlsplit
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from alerts.flags import Outcome
-from schemas.fields import Text, id_field
+from schemas.fields import Phone, Text, id_field
 from schemas.reports import DaySummarySchema, ReportSchema
 
 LEVELS = ["watch", "urgent", "emergency"]
 STATUSES = ["open", "acknowledged", "resolved"]
+TARGET_KEYS = {
+    "webhook": ("url", "secret"),
+    "email": ("address",),
+    "sms": ("number",),
+    "push": ("device_token",),
+}
 
 
 class FlagSchema(Schema):
@@ -115,15 +124,36 @@ class NotificationTargetSchema(Schema):
         metadata={"description": "webhook: HMAC-SHA256 key (never shown again)"},
     )
     address = fields.Email(load_only=True, metadata={"description": "email: mailbox"})
-    number = Text(
-        load_only=True, validate=validate.Length(max=32), metadata={"description": "sms: E.164"}
-    )
+    number = Phone(load_only=True, metadata={"description": "sms: international format"})
     device_token = Text(load_only=True, validate=validate.Length(min=1, max=4096))
     destination = fields.String(
         dump_only=True, metadata={"description": "Where it goes (secrets hidden)"}
     )
     is_active = fields.Boolean(dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)
+
+    @validates_schema
+    def _complete_for_its_channel(self, data: dict[str, Any], **kwargs: Any) -> None:
+        keys = TARGET_KEYS[data["channel"]]
+        missing = {k: ["Required for this channel."] for k in keys if not data.get(k)}
+        if missing:
+            raise ValidationError(missing)
+        if data["channel"] == "webhook" and not is_safe_webhook_url(data["url"]):
+            # Webhooks carry clinical data.
+            raise ValidationError("Use https:// (http only to a loopback host).", "url")
+
+    @post_load
+    def _target(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Keep what the channel needs, as the target the dispatcher will send to."""
+        keys = TARGET_KEYS[data["channel"]]
+        target = {k: str(data[k]) for k in keys}
+        return {"channel": data["channel"], "label": data["label"], "target": target}
+
+
+def is_safe_webhook_url(url: str) -> bool:
+    """Tell whether a webhook URL is https, or http to this machine (local receivers)."""
+    parsed = urlsplit(url)
+    return parsed.scheme == "https" or parsed.hostname in {"127.0.0.1", "localhost", "::1"}
 
 
 class OutboxRowSchema(Schema):

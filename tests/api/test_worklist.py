@@ -271,6 +271,17 @@ def test_notification_target_needs_its_channels_fields_and_hides_secrets(client,
         headers=team["clinician"].headers,
     )
     assert bad_number.status_code == 422 and "number" in bad_number.json["errors"]["json"]
+    plain_http = client.post(
+        url,
+        json={
+            "channel": "webhook",
+            "label": "x",
+            "url": "http://ward.example.org/h",
+            "secret": "s" * 20,
+        },
+        headers=team["clinician"].headers,
+    )
+    assert plain_http.status_code == 422 and "url" in plain_http.json["errors"]["json"]
     add_target(
         client,
         team,
