@@ -21,7 +21,7 @@ from alerts.flags import start_escalation_clock
 from alerts.notify import Directory, queue_to_caregivers, queue_to_patient, queue_to_team
 from alerts.rules import RULES_BY_ID
 from models.flags import Flag
-from models.patients import Patient, PatientStatus
+from models.patients import Patient, PatientStatus, day_since_infusion
 from models.teams import CareTeam
 
 MISSED = RULES_BY_ID["R_MISSED_CHECKIN"]
@@ -105,10 +105,6 @@ def _advance(patient: Patient, now: datetime) -> None:
         patient.checkin_slot_at = patient.next_checkin_action_at = nxt
 
 
-def _day(patient: Patient, at: datetime) -> int:
-    return (at.astimezone(ZoneInfo(patient.timezone)).date() - patient.infusion_date).days
-
-
 def step_checkin(
     session: Session,
     patient: Patient,
@@ -181,7 +177,7 @@ def _step(
         patient.checkin_stage = 2
         patient.next_checkin_action_at = slot + settings.team_after
         return "caregivers_reminded"
-    day = _day(patient, slot)
+    day = day_since_infusion(patient, slot)
     if 0 <= day <= settings.high_risk_last_day:
         _missed_checkin_flag(session, patient, team, slot, day, now, directory)
         _advance(patient, now)

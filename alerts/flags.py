@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.notify import Directory, fallback_contacts, on_call_contacts, queue_to_team
+from alerts.rules import RULES_BY_ID
 from models.errors import ConflictError
 from models.flags import Flag, FlagEscalation
+from models.patients import Patient, day_since_infusion
+from models.reports import get_report, latest_report
 from models.teams import CareTeam
 from models.users import User
 
@@ -120,3 +125,59 @@ def escalate_flag(
     flag.escalation_step = step
     flag.next_escalation_at = now + (escalation_delay(team, flag.level) or timedelta(minutes=15))
     return notified
+
+
+STATUS_TEXT = {
+    "en": (
+        "Your care team saw this at {time}.",
+        "Your care team has not seen this yet. If you were told to call, call {phone} now.",
+    ),
+    "es": (
+        "Su equipo de atención médica lo vio a las {time}.",
+        "Su equipo de atención médica aún no lo ha visto. Si se le indicó llamar, llame "
+        "ahora al {phone}.",
+    ),
+}
+
+
+def status_message(flag: Flag, patient: Patient, team: CareTeam) -> str:
+    """Tell the reporter, in their language and time zone, whether the team has seen the flag."""
+    seen, unseen = STATUS_TEXT.get(patient.language, STATUS_TEXT["en"])
+    if flag.acknowledged_at is None:
+        return unseen.format(phone=team.phone)
+    local = flag.acknowledged_at.astimezone(ZoneInfo(patient.timezone))
+    return seen.format(time=local.strftime("%H:%M"))
+
+
+def patient_brief(patient: Patient, now: datetime) -> dict[str, Any]:
+    """Describe a patient for the care team: who, which product, which day since infusion."""
+    return {
+        "patient_id": patient.patient_id,
+        "display_name": patient.display_name,
+        "mrn": patient.mrn,
+        "product": patient.product,
+        "day_since_infusion": day_since_infusion(patient, now),
+        "last_report_at": patient.last_report_at,
+    }
+
+
+def worklist_item(session: Session, flag: Flag, now: datetime) -> dict[str, Any]:
+    """Describe a flag for the worklist: the rule and its source, the patient, the readings."""
+    patient = session.get(Patient, flag.patient_id)
+    if patient is None:
+        raise ConflictError("Flag without patient.")
+    rule = RULES_BY_ID.get(flag.rule_id)
+    report = (
+        get_report(session, patient.patient_id, flag.last_report_id)
+        if flag.last_report_id
+        else None
+    )
+    return flag.fields() | {
+        "rule": {
+            "clinician_summary": rule.clinician_summary if rule else "",
+            "source": rule.source if rule else "",
+        },
+        "patient": patient_brief(patient, now),
+        "report": report,
+        "last_readings": latest_report(session, patient.patient_id),
+    }

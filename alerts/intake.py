@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,7 +24,7 @@ from alerts.prompts import build_prompt
 from models.errors import ConflictError, InvalidInputError
 from models.flags import Flag, ReportFinding, flags_of_report, open_flags
 from models.outbox import write_pending
-from models.patients import Patient
+from models.patients import Patient, day_since_infusion
 from models.reports import Report, ReportSymptom, recent_history, report_by_client_id
 from models.teams import CareTeam
 from models.thresholds import current_thresholds
@@ -65,12 +64,6 @@ def body_hash(data: Mapping[str, Any]) -> str:
     """Fingerprint a validated report body, to tell a retry from a different report."""
     canonical = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def day_since_infusion(patient: Patient, at: datetime) -> int:
-    """Return the day after infusion (day 0 = infusion date) in the patient's own time zone."""
-    local_date = at.astimezone(ZoneInfo(patient.timezone)).date()
-    return (local_date - patient.infusion_date).days
 
 
 def observation_from(data: Mapping[str, Any], recorded_at: datetime) -> Observation:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
-from alerts.flags import Outcome, acknowledge_flag, resolve_flag
-from alerts.intake import day_since_infusion
-from alerts.rules import RULES_BY_ID
+from alerts.flags import (
+    Outcome,
+    acknowledge_flag,
+    patient_brief,
+    resolve_flag,
+    status_message,
+    worklist_item,
+)
 from alerts.summary import daily_summary
 from api.access import Action, audit, patient_action, visible_patients
 from api.auth import current_user, roles_required
@@ -36,30 +40,6 @@ blp = Blueprint("flags", __name__, url_prefix="/api/v1", description="Worklist a
 PATIENT_ID = "<int(max=2147483647):patient_id>"
 FLAG_ID = "<int(max=2147483647):flag_id>"
 LIVE = ["open", "acknowledged"]
-
-STATUS_TEXT = {
-    "en": (
-        "Your care team saw this at {time}.",
-        "Your care team has not seen this yet. If you were told to call, call {phone} now.",
-    ),
-    "es": (
-        "Su equipo de atención médica lo vio a las {time}.",
-        "Su equipo de atención médica aún no lo ha visto. Si se le indicó llamar, llame "
-        "ahora al {phone}.",
-    ),
-}
-
-
-def patient_brief(patient: Patient) -> dict[str, Any]:
-    """Describe a patient for the worklist."""
-    return {
-        "patient_id": patient.patient_id,
-        "display_name": patient.display_name,
-        "mrn": patient.mrn,
-        "product": patient.product,
-        "day_since_infusion": day_since_infusion(patient, utcnow()),
-        "last_report_at": patient.last_report_at,
-    }
 
 
 def _flag(patient_id: int, flag_id: int) -> Flag:
@@ -87,27 +67,11 @@ class Worklist(MethodView):
             statuses=args.get("status") or LIVE,
             patient_id=args.get("patient_id"),
         )
+        now = utcnow()
         items = []
         for flag in page_of(db.session, query, pagination_parameters):
-            patient = db.session.get(Patient, flag.patient_id)
-            assert patient is not None
-            audit("flag.worklist", patient.patient_id, user)
-            rule = RULES_BY_ID.get(flag.rule_id)
-            report_id = flag.last_report_id
-            items.append(
-                {
-                    **{c.key: getattr(flag, c.key) for c in Flag.__table__.columns},
-                    "rule": {
-                        "clinician_summary": rule.clinician_summary if rule else "",
-                        "source": rule.source if rule else "",
-                    },
-                    "patient": patient_brief(patient),
-                    "report": reports.get_report(db.session, patient.patient_id, report_id)
-                    if report_id
-                    else None,
-                    "last_readings": reports.latest_report(db.session, patient.patient_id),
-                }
-            )
+            audit("flag.worklist", flag.patient_id, user)
+            items.append(worklist_item(db.session, flag, now))
         return items
 
 
@@ -119,21 +83,10 @@ class PatientFlags(MethodView):
         """List a patient's open and acknowledged flags, saying whether the team has seen each."""
         patient: Patient = g.patient
         team = teams.get_team(db.session, patient.team_id)
-        seen, unseen = STATUS_TEXT.get(patient.language, STATUS_TEXT["en"])
-        zone = ZoneInfo(patient.timezone)
-        result = []
-        for flag in flags.patient_flags(db.session, patient_id, LIVE):
-            if flag.acknowledged_at is not None:
-                message = seen.format(time=flag.acknowledged_at.astimezone(zone).strftime("%H:%M"))
-            else:
-                message = unseen.format(phone=team.phone)
-            result.append(
-                {
-                    **{c.key: getattr(flag, c.key) for c in Flag.__table__.columns},
-                    "status_message": message,
-                }
-            )
-        return result
+        return [
+            flag.fields() | {"status_message": status_message(flag, patient, team)}
+            for flag in flags.patient_flags(db.session, patient_id, LIVE)
+        ]
 
 
 @blp.route(f"/patients/{PATIENT_ID}/flags/{FLAG_ID}/acknowledge")
@@ -172,7 +125,7 @@ class ClinicalSummary(MethodView):
         """Summarise a patient: day, last report, open flags, daily summary, caregivers."""
         patient: Patient = g.patient
         return {
-            "patient": patient_brief(patient),
+            "patient": patient_brief(patient, utcnow()),
             "status": patient.status,
             "infusion_date": patient.infusion_date,
             "monitoring_days": patient.monitoring_days,

@@ -13,9 +13,9 @@ from api.access import Action, audit, patient_action, visible_patients
 from api.auth import current_user, roles_required
 from api.extensions import db, utcnow
 from api.pagination import page_of
-from models import patients, teams
+from api.teams import team_for
+from models import patients
 from models.audit import patient_audit_query
-from models.errors import NotFoundError
 from models.patients import CodeKind, Patient
 from models.users import Role
 from schemas.audit import AuditEventSchema
@@ -55,9 +55,7 @@ class Patients(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Enrol a patient into one of the caller's teams; returns a one-time activation code."""
         user = current_user()
-        if not teams.is_member(db.session, team_id=data["team_id"], user_id=user.user_id):
-            raise NotFoundError("Care team not found.", {"team_id": ["Not one of your teams."]})
-        team = teams.get_team(db.session, data["team_id"])
+        team = team_for(user, data["team_id"], field="team_id")
         now = utcnow()
         lifetime = current_app.config["ACTIVATION_CODE_TTL"]
         patient, code = patients.enrol_patient(

@@ -25,21 +25,28 @@ blp = Blueprint("teams", __name__, url_prefix="/api/v1/teams", description="Care
 TEAM_ID = "<int(max=2147483647):team_id>"
 
 
-def team_for(user: User, team_id: int) -> CareTeam:
-    """Admins see every team; clinicians only their own."""
-    team = teams.get_team(db.session, team_id)
-    if user.role == Role.ADMIN:
-        return team
-    if user.role == Role.CLINICIAN and teams.is_member(
-        db.session, team_id=team_id, user_id=user.user_id
+def team_for(user: User, team_id: int, field: str | None = None) -> CareTeam:
+    """Return a team the caller may work with: admins every team, clinicians their own.
+
+    ---
+    Any other team is "not found"; ``field`` names the request field that gave the id.
+    """
+    team = db.session.get(teams.CareTeam, team_id)
+    if team is not None and (
+        user.role == Role.ADMIN
+        or (
+            user.role == Role.CLINICIAN
+            and teams.is_member(db.session, team_id=team_id, user_id=user.user_id)
+        )
     ):
         return team
-    raise NotFoundError("Care team not found.")
+    raise NotFoundError(
+        "Care team not found.", {field: ["Not one of your teams."]} if field else None
+    )
 
 
 def _with_members(team: CareTeam) -> dict[str, Any]:
-    columns = {column.key: getattr(team, column.key) for column in CareTeam.__table__.columns}
-    return columns | {"members": teams.team_members(db.session, team.team_id)}
+    return team.fields() | {"members": teams.team_members(db.session, team.team_id)}
 
 
 @blp.route("")

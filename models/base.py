@@ -53,6 +53,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime(), str: String()}
 
+    def fields(self) -> dict[str, Any]:
+        """Return the row's column values by name (to extend it in a response)."""
+        return {column.key: getattr(self, column.key) for column in self.__table__.columns}
+
 
 class Hundredths(TypeDecorator[Decimal]):
     """An exact decimal with two places, stored as an integer count of hundredths.

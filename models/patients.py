@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
@@ -175,6 +176,11 @@ def hash_code(code: str) -> str:
     """Hash a code as typed, ignoring case, spaces and dashes."""
     canonical = "".join(ch for ch in code.upper() if ch.isalnum())
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def day_since_infusion(patient: Patient, at: datetime) -> int:
+    """Return the day after infusion (day 0 = infusion date) in the patient's own time zone."""
+    return (at.astimezone(ZoneInfo(patient.timezone)).date() - patient.infusion_date).days
 
 
 def get_patient(session: Session, patient_id: int) -> Patient:

@@ -108,6 +108,7 @@ def test_clinician_cannot_enrol_into_another_team(client, make_team, in_db):
     body = enrolment(team_id=theirs["team_id"])
     response = client.post("/api/v1/patients", json=body, headers=mine["clinician"].headers)
     assert response.status_code == 404
+    assert "team_id" in response.json["errors"]["json"]
     assert count_patients(in_db) == 0
 
 
